@@ -1,0 +1,38 @@
+# Quick start:  make ask Q="How many Luban Workshops has Kazakhstan hosted?"   and   make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install ask index test lint bench clean
+
+# torch is installed first and pinned: this machine has the 2.13.0 CPU wheel, and an
+# unpinned torch (pulled in by sentence-transformers) would fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+ask: $(STAMP)
+	@if [ -z "$(strip $(Q))" ]; then echo 'usage: make ask Q="your question"' >&2; exit 2; fi
+	$(BIN)/kzqa ask "$(Q)"
+
+index: $(STAMP)
+	$(BIN)/kzqa index
+
+# pytest exits 5 when it collects no tests; that is a broken suite here, so say so.
+test: $(STAMP)
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,313 @@
+"""corpus -> index: `kzqa index`. Incremental, resumable, and atomic (see store.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import ann, lexical, store
+from .chunking import CHUNKER_VERSION, ChunkSettings, chunk_document
+from .config import Config
+from .corpus import FileEntry, Scan, read_document, scan_corpus
+from .embedding import Embedder, SentenceTransformerEmbedder, resolve_model
+from .errors import CorpusError
+from .journal import JournalWriter, journal_path, read_journal
+from .records import Passage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+ProgressFactory = Callable[[int], Callable[[int], None]]  # total -> advance(n)
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    passages_embedded: int = 0
+    passages_reused: int = 0
+    passages_total: int = 0
+    documents: int = 0
+    rebuilt: str | None = None  # why everything was rebuilt, if it was
+    committed: bool = False  # a new generation was written
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "renamed": [{"from": a, "to": b} for a, b in self.renamed],
+            "passages_embedded": self.passages_embedded,
+            "passages_reused": self.passages_reused,
+            "passages_total": self.passages_total,
+            "documents": self.documents,
+            "rebuilt": self.rebuilt,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+        }
+
+
+def chunk_settings(cfg: Config) -> ChunkSettings:
+    return ChunkSettings(cfg.max_tokens, cfg.pack_tokens, cfg.min_tokens)
+
+
+def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
+    raw = json.dumps([model_fingerprint, asdict(settings), CHUNKER_VERSION], sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def default_embedder(cfg: Config) -> Embedder:
+    return SentenceTransformerEmbedder(resolve_model(cfg.model), batch_size=cfg.batch_size)
+
+
+def build_index(
+    cfg: Config,
+    *,
+    full: bool = False,
+    embedder: Embedder | None = None,
+    progress: ProgressFactory | None = None,
+    wait: float = 0,
+) -> BuildReport:
+    """Bring the index in line with the corpus, embedding only passages it has never seen."""
+    started = time.perf_counter()
+    scan = scan_corpus(cfg.corpus, exclude=cfg.index)
+    if not scan.files:
+        raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+    embedder = embedder or default_embedder(cfg)
+    with store.write_lock(cfg.index, wait=wait):
+        report = _build_locked(cfg, scan, embedder, full, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _build_locked(
+    cfg: Config, scan: Scan, embedder: Embedder, full: bool, progress: ProgressFactory | None
+) -> BuildReport:
+    settings = chunk_settings(cfg)
+    fingerprint = index_fingerprint(embedder.fingerprint, settings)
+    report = BuildReport(warnings=list(scan.warnings))
+    previous, report.rebuilt = _previous(cfg.index, fingerprint, full)
+
+    old_files = previous.manifest.files if previous else {}
+    old_by_path: dict[str, list[Passage]] = {}
+    if previous:
+        for p in previous.passages:
+            old_by_path.setdefault(p.path, []).append(p)
+    seen = {e.path for e in scan.files}
+    removed_by_hash = {meta["sha256"]: path for path, meta in old_files.items() if path not in seen}
+
+    files: dict[str, dict[str, Any]] = {}
+    passages: list[Passage] = []
+    for entry in scan.files:
+        old = old_files.get(entry.path)
+        if old and old["size"] == entry.size and old["mtime_ns"] == entry.mtime_ns:
+            files[entry.path] = dict(old)
+            passages += old_by_path.get(entry.path, [])
+            report.unchanged.append(entry.path)
+            continue
+        doc, warnings = read_document(entry)
+        report.warnings += warnings
+        if doc is None:
+            continue
+        meta = _file_meta(entry, doc.sha256, doc.kind, doc.title, doc.published)
+        if old and old["sha256"] == doc.sha256:  # touched, not edited
+            files[entry.path] = {**old, **meta}
+            passages += old_by_path.get(entry.path, [])
+            report.unchanged.append(entry.path)
+            continue
+        moved_from = None if old else removed_by_hash.pop(doc.sha256, None)
+        if moved_from is not None:
+            files[entry.path] = {**old_files[moved_from], **meta}
+            passages += [_moved(p, entry.path) for p in old_by_path.get(moved_from, [])]
+            report.renamed.append((moved_from, entry.path))
+            continue
+        chunks = chunk_document(doc, embedder.count_tokens, settings)
+        files[entry.path] = meta
+        passages += chunks
+        (report.changed if old else report.added).append(entry.path)
+    report.removed = sorted(
+        p for p in old_files if p not in files and p not in {a for a, _ in report.renamed}
+    )
+    if not files:
+        raise CorpusError(
+            f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
+        )
+    counts = Counter(p.path for p in passages)
+    for path, meta in files.items():
+        meta["passages"] = counts[path]
+    report.documents = len(files)
+    report.passages_total = len(passages)
+
+    nothing_changed = (
+        previous is not None
+        and not report.rebuilt
+        and not report.added
+        and not report.changed
+        and not report.removed
+        and not report.renamed
+    )
+    if nothing_changed:
+        assert previous is not None
+        onnx = _ensure_onnx(cfg.index, embedder)
+        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
+        if files != old_files or onnx != previous.manifest.onnx:
+            previous.manifest.files, previous.manifest.onnx = files, onnx
+            store.write_text_atomic(cfg.index / store.MANIFEST, previous.manifest.to_json())
+        return report
+
+    vectors = _vectors_for(cfg.index, fingerprint, passages, previous, embedder, report, progress)
+    params = ann.choose_params(
+        len(passages), cfg.ann_threshold, cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.hnsw_ef_search
+    )
+    name, staging = store.new_generation(cfg.index)
+    try:
+        import numpy as np
+
+        np.save(staging / store.VECTORS, vectors, allow_pickle=False)
+        ann.write(ann.build(vectors, params), staging / store.DENSE)
+        (staging / store.BM25).mkdir()
+        lexical.build([p.text for p in passages], staging / store.BM25)
+        store.write_passages(staging, passages)
+        manifest = store.Manifest(
+            format=store.FORMAT,
+            generation=name,
+            built_at=store.now_iso(),
+            model=embedder.name,
+            model_fingerprint=embedder.fingerprint,
+            dimension=embedder.dimension,
+            chunking={**asdict(settings), "version": CHUNKER_VERSION},
+            fingerprint=fingerprint,
+            index_type=params.as_dict(),
+            passages=len(passages),
+            files=files,
+            artifacts={},
+            onnx=_ensure_onnx(cfg.index, embedder),
+        )
+        store.commit(cfg.index, staging, manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report.committed = True
+    journal_path(cfg.index, fingerprint).unlink(missing_ok=True)
+    store.prune(cfg.index, name)
+    return report
+
+
+def _previous(
+    index_dir: Path, fingerprint: str, full: bool
+) -> tuple[store.Generation | None, str | None]:
+    """The live generation to build on, or why everything must be rebuilt."""
+    if full:
+        return None, "--full"
+    try:
+        previous = store.open_generation(index_dir)
+        if previous is None:
+            return None, "no index yet"
+        if previous.manifest.fingerprint != fingerprint:
+            return None, (
+                "the model or chunking settings changed "
+                f"(index {previous.manifest.fingerprint}, settings {fingerprint})"
+            )
+        previous.passages  # noqa: B018 - load now so damage is found here, not later
+        return previous, None
+    except Exception as exc:  # damage of any kind: rebuild rather than fail
+        return None, f"the index was unreadable ({exc})"
+
+
+def _file_meta(
+    entry: FileEntry, sha: str, kind: str, title: str | None, published: str | None
+) -> dict[str, Any]:
+    return {
+        "size": entry.size,
+        "mtime_ns": entry.mtime_ns,
+        "sha256": sha,
+        "kind": kind,
+        "title": title,
+        "published": published,
+        "passages": None,
+    }
+
+
+def _moved(p: Passage, path: str) -> Passage:
+    from dataclasses import replace
+
+    return replace(p, path=path)
+
+
+def _vectors_for(
+    index_dir: Path,
+    fingerprint: str,
+    passages: list[Passage],
+    previous: store.Generation | None,
+    embedder: Embedder,
+    report: BuildReport,
+    progress: ProgressFactory | None,
+) -> np.ndarray:
+    """One vector per passage: reused by text hash where possible, embedded otherwise."""
+    import numpy as np
+
+    known: dict[str, Any] = {}
+    if previous is not None:
+        old = previous.vectors
+        known = {p.hash: old[i] for i, p in enumerate(previous.passages)}
+    journal = journal_path(index_dir, fingerprint)
+    known.update(read_journal(journal, embedder.dimension))
+    missing: dict[str, str] = {}
+    for p in passages:
+        if p.hash not in known:
+            missing.setdefault(p.hash, p.text)
+    report.passages_embedded = len(missing)
+    report.passages_reused = len(passages) - sum(1 for p in passages if p.hash in missing)
+    if missing:
+        advance = progress(len(missing)) if progress else None
+        writer = JournalWriter(journal, embedder.dimension)
+        try:
+            hashes = list(missing)
+            step = 256  # journal granularity: a kill loses at most this many embeddings
+            for i in range(0, len(hashes), step):
+                batch = hashes[i : i + step]
+                vecs = embedder.embed([missing[h] for h in batch], progress=advance)
+                writer.append(batch, vecs)
+                known.update(zip(batch, vecs, strict=True))
+        finally:
+            writer.close()
+    out = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+    for i, p in enumerate(passages):
+        out[i] = known[p.hash]
+    return out
+
+
+def _ensure_onnx(index_dir: Path, embedder: Embedder) -> str | None:
+    """Export the question encoder once per model, so `kzqa ask` never needs torch.
+
+    Returns its folder relative to index_dir (None for embedders that cannot export).
+    """
+    export = getattr(embedder, "export_onnx", None)
+    if export is None:
+        return None
+    rel = f"onnx/{embedder.fingerprint}"
+    folder = index_dir / rel
+    if not (folder / "onnx.json").is_file():
+        tmp = index_dir / f".staging-onnx-{embedder.fingerprint}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        export(tmp)
+        store.fsync_tree(tmp)
+        folder.parent.mkdir(exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.replace(folder)
+        store.fsync_dir(folder.parent)
+    return rel

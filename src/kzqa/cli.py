@@ -1,0 +1,286 @@
+"""The `kzqa` command: each command is one library call plus rendering."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from functools import partial
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .config import Config, load_config
+from .errors import EXIT_INTERNAL, KzqaError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Ask questions of a folder of documents; get passages with exact citations.",
+)
+T = TypeVar("T")
+_state = {"debug": False}
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Config file (default: $KZQA_CONFIG or ./kzqa.yaml).", show_default=False
+    ),
+]
+CorpusOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--corpus", help="Corpus folder (default: from config, corpus/).", show_default=False
+    ),
+]
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--index", help="Index folder (default: from config, index/).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Turn kzqa errors into one stderr line and their exit code; never a traceback."""
+    try:
+        return fn()
+    except KzqaError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        _err(f"kzqa: error: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _err("kzqa: interrupted")
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        _err(f"kzqa: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _config(config: Path | None, corpus: Path | None, index: Path | None) -> Config:
+    return _run(lambda: load_config(config, corpus, index))
+
+
+def _progress(label: str) -> Callable[[int], Callable[[int], None]] | None:
+    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def start(total: int) -> Callable[[int], None]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=label, unit="passage", file=sys.stderr, leave=False)
+
+        def advance(n: int) -> None:
+            bar.update(n)
+            if bar.n >= total:
+                bar.close()
+
+        return advance
+
+    return start
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def index(
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another running build (default: refuse)."),
+    ] = 0,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep watching the corpus and re-index on change.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build or update the index from the corpus (only the work the change needs)."""
+    from .build import build_index
+
+    cfg = _config(config, corpus, index)
+
+    def once(full_build: bool) -> None:
+        report = build_index(cfg, full=full_build, progress=_progress("embedding"), wait=wait)
+        for warning in report.warnings:
+            _err(f"kzqa: warning: {warning}")
+        if json_out:
+            from .render import dumps
+
+            print(dumps(report.as_dict()), flush=True)
+        else:
+            print(summary_line(report), flush=True)
+
+    _run(lambda: once(full))
+    if watch:
+        from .watch import watch_corpus
+
+        _err(f"kzqa: watching {cfg.corpus} (Ctrl-C to stop)")
+        _run(lambda: watch_corpus(cfg, lambda: _run(lambda: once(False))))
+
+
+def summary_line(report: Any) -> str:
+    moved = f", {len(report.renamed)} renamed" if report.renamed else ""
+    why = f"; full rebuild: {report.rebuilt}" if report.rebuilt else ""
+    return (
+        f"indexed {report.documents} documents, {report.passages_total} passages: "
+        f"{len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged{moved}; "
+        f"embedded {report.passages_embedded} passages in {report.seconds:.1f}s{why}"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str | None, typer.Argument(help="The question.", show_default=False)
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", help="Number of passages (default 5).", show_default=False)
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            help="Answer one question per line of FILE ('-' for stdin).",
+            show_default=False,
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="dense, bm25 or hybrid (default: hybrid).", show_default=False),
+    ] = None,
+    no_update: Annotated[
+        bool,
+        typer.Option(
+            "--no-update", help="Answer from the existing index even if the corpus changed."
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Answer a question with the best passages and exact citations."""
+    from .render import ask_json, ask_text, dumps
+    from .retrieval import check_question, open_fresh
+
+    cfg = _config(config, corpus, index)
+    kk = cfg.k if k is None else k
+    questions = _run(lambda: _questions(question, file))
+    _run(lambda: check_question(questions[0], kk))
+    searcher = _run(lambda: open_fresh(cfg, update=not no_update, log=_err))
+    color = sys.stdout.isatty()
+    for q in questions:
+        result = _run(partial(searcher.search, q, kk, mode))
+        if json_out:
+            print(dumps(ask_json(result, cfg.corpus)), flush=True)
+        else:
+            print(ask_text(result, cfg.corpus, color=color), flush=True)
+
+
+def _questions(question: str | None, file: str | None) -> list[str]:
+    if (question is None) == (file is None):
+        raise UsageError(
+            "give a QUESTION or --file FILE (one question per line), not both"
+            if question is not None
+            else "give a QUESTION or --file FILE"
+        )
+    if question is not None:
+        return [question]
+    assert file is not None
+    try:
+        raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"cannot read questions from {file}: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
+    questions = [line.strip() for line in raw.splitlines() if line.strip()]
+    if not questions:
+        raise UsageError(f"no questions in {file}")
+    return questions
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Say what is indexed and whether the corpus changed since (never loads the model)."""
+    from .render import dumps
+    from .status import index_status
+
+    cfg = _config(config, corpus, index)
+    info = _run(lambda: index_status(cfg))
+    if json_out:
+        print(dumps(info))
+        return
+    if not info["indexed"]:
+        print(f"no index in {info['index']} yet. Next: run `kzqa index`")
+        return
+    print(f"index:     {info['index']} (built {info['built_at']})")
+    print(f"corpus:    {info['corpus']}")
+    print(f"documents: {info['documents']}, passages: {info['passages']}")
+    print(
+        f"model:     {info['model']} ({info['dimension']} dimensions), "
+        f"search: {info['index_type']['kind']}"
+    )
+    ch = info["changes"]
+    if ch is None:
+        print("changes:   corpus folder missing")
+    elif any(ch.values()):
+        parts = ", ".join(f"{len(v)} {name}" for name, v in ch.items() if v)
+        print(f"changes:   the corpus changed since ({parts}). Next: run `kzqa index`")
+    else:
+        print("changes:   none; the index is up to date")
+
+
+@app.command()
+def verify(
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check the index against its manifest and the corpus; exit 8 on any mismatch."""
+    from .errors import EXIT_VERIFY
+    from .render import dumps
+    from .verify import verify_index
+
+    cfg = _config(config, corpus, index)
+    problems = _run(lambda: verify_index(cfg))
+    if json_out:
+        print(dumps({"ok": not problems, "problems": problems}))
+    elif problems:
+        for line in problems:
+            _err(f"kzqa: verify: {line}")
+    else:
+        print("ok: the index matches its manifest and the corpus")
+    if problems:
+        if not json_out:
+            _err("Next: run `kzqa index` (or `kzqa index --full` if files are damaged)")
+        raise typer.Exit(EXIT_VERIFY)
+
+
+def main() -> None:
+    app()

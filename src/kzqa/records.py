@@ -1,0 +1,68 @@
+"""The records that flow through kzqa: documents, passages, hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus file, read into the text that offsets refer to."""
+
+    path: str  # relative to the corpus folder, with forward slashes
+    text: str  # file text (for HTML: the extracted visible text)
+    kind: str  # "text", "markdown" or "html"
+    title: str | None = None
+    published: str | None = None  # ISO date, only when the file states one
+    sha256: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of one document that is embedded and retrieved as a unit."""
+
+    path: str
+    start_char: int  # offsets into Document.text: text[start_char:end_char] == self.text
+    end_char: int
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    text: str
+    sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) of each sentence
+    hash: str = ""  # sha256 of text: vectors are reused by it
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the index knows about the cited file."""
+
+    title: str | None
+    published: str | None
+    kind: str  # "text", "markdown" or "html" (HTML offsets refer to the extracted text)
+    verified: bool  # the cited span was re-read from the file and still holds the passage
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its score and the sentence that best answers."""
+
+    passage: Passage
+    score: float
+    answer: Answer
+    source: Source
+    scores: dict[str, float] = field(default_factory=dict)  # per-retriever evidence
+
+
+@dataclass(frozen=True)
+class AskResult:
+    question: str
+    answered: bool
+    hits: list[Hit]

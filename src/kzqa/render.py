@@ -1,0 +1,110 @@
+"""AskResult / BuildReport -> text for people or JSON for programs."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from .records import AskResult, Hit
+
+HIGHLIGHT = ("\033[1;33m", "\033[0m")  # on a terminal: bold yellow
+PLAIN_HIGHLIGHT = ("**", "**")  # elsewhere: Markdown bold
+WIDTH = 100
+INDENT = "   "
+
+
+def display_source(corpus: Path, path: str) -> str:
+    """The path as the user would open it: relative to the working directory when inside it."""
+    full = corpus / path
+    rel = os.path.relpath(full)
+    return str(full.resolve()) if rel.startswith("..") else Path(rel).as_posix()
+
+
+def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
+    return {
+        "question": result.question,
+        "answered": result.answered,
+        "results": [hit_json(rank, hit, corpus) for rank, hit in enumerate(result.hits, 1)],
+    }
+
+
+def hit_json(rank: int, hit: Hit, corpus: Path) -> dict[str, Any]:
+    p, src = hit.passage, hit.source
+    return {
+        "rank": rank,
+        "score": hit.score,
+        "text": p.text,
+        "answer": {
+            "text": hit.answer.text,
+            "start_char": hit.answer.start_char,
+            "end_char": hit.answer.end_char,
+        },
+        "citation": {
+            "source": display_source(corpus, p.path),
+            "title": src.title,
+            "published": src.published,
+            "start_line": p.start_line,
+            "end_line": p.end_line,
+            "start_char": p.start_char,
+            "end_char": p.end_char,
+            "verified": src.verified,
+            # HTML is cited in its extracted visible text, not in the raw markup.
+            "offsets": "extracted_text" if src.kind == "html" else "file_text",
+        },
+        "scores": hit.scores,
+    }
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def ask_text(result: AskResult, corpus: Path, color: bool = False) -> str:
+    on, off = HIGHLIGHT if color else PLAIN_HIGHLIGHT
+    lines = [f"Q: {result.question}"]
+    if not result.hits:
+        lines.append("No passage in the corpus matches this question.")
+        return "\n".join(lines)
+    top = result.hits[0]
+    if result.answered:
+        lines.append(f"A: {top.answer.text}")
+    else:
+        lines.append(
+            "No passage in the corpus answers this confidently; the closest was "
+            f"{_where(top, corpus)}:"
+        )
+        lines.append(f"   {top.answer.text}")
+    lines.append("")
+    for rank, hit in enumerate(result.hits, 1):
+        p, src = hit.passage, hit.source
+        meta = " · ".join(x for x in (f'"{src.title}"' if src.title else None, src.published) if x)
+        lines.append(
+            f"{rank}. {_where(hit, corpus)}  score {hit.score:.3f}"
+            f"  chars {p.start_char}-{p.end_char}"
+            + ("" if src.verified else "  [STALE: the file no longer holds this text]")
+        )
+        if meta:
+            lines.append(f"{INDENT}{meta}")
+        lines.extend(_highlighted(hit, on, off))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _where(hit: Hit, corpus: Path) -> str:
+    p = hit.passage
+    lines = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
+    return f"{display_source(corpus, p.path)}:{lines}"
+
+
+def _highlighted(hit: Hit, on: str, off: str) -> list[str]:
+    """The passage, wrapped, with the answer sentence marked."""
+    p, a = hit.passage, hit.answer
+    before = p.text[: a.start_char - p.start_char]
+    after = p.text[a.end_char - p.start_char :]
+    marker_on, marker_off = "\x00", "\x01"  # placeholders survive wrapping; swapped after
+    flat = " ".join(f"{before}{marker_on}{a.text}{marker_off}{after}".split())
+    wrapped = textwrap.wrap(flat, WIDTH - len(INDENT), break_on_hyphens=False)
+    return [INDENT + line.replace(marker_on, on).replace(marker_off, off) for line in wrapped]

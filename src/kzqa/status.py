@@ -1,0 +1,39 @@
+"""`kzqa status`: what is indexed and whether the corpus moved since. Never loads a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import store
+from .config import Config
+
+
+def index_status(cfg: Config) -> dict[str, Any]:
+    from .retrieval import corpus_changes
+
+    manifest = store.read_manifest(cfg.index)
+    info: dict[str, Any] = {
+        "index": str(cfg.index),
+        "corpus": str(cfg.corpus),
+        "indexed": manifest is not None,
+    }
+    if manifest is None:
+        return info
+    changes = corpus_changes(cfg, manifest) if cfg.corpus.is_dir() else None
+    info.update(
+        {
+            "documents": len(manifest.files),
+            "passages": manifest.passages,
+            "model": manifest.model,
+            "dimension": manifest.dimension,
+            "built_at": manifest.built_at,
+            "generation": manifest.generation,
+            "index_type": manifest.index_type,
+            "chunking": manifest.chunking,
+            "changes": None
+            if changes is None
+            else {"added": changes.added, "modified": changes.modified, "removed": changes.removed},
+            "up_to_date": changes is not None and not changes,
+        }
+    )
+    return info

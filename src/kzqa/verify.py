@@ -1,0 +1,63 @@
+"""`kzqa verify`: the index against its manifest and the corpus, every part checked."""
+
+from __future__ import annotations
+
+from . import store
+from .config import Config
+from .corpus import sha256_file
+from .errors import KzqaError, StoreError
+
+
+def verify_index(cfg: Config) -> list[str]:
+    """Every mismatch found, one line each; an empty list means all is well."""
+    manifest = store.read_manifest(cfg.index)
+    if manifest is None:
+        raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+    problems: list[str] = []
+    try:
+        gen = store.Generation(cfg.index, manifest)
+        counts = {
+            "passages.jsonl": len(gen.passages),
+            "vectors.npy": len(gen.vectors),
+            "dense.faiss": gen.dense.ntotal,
+            "bm25": gen.lexical.size,
+        }
+    except KzqaError as exc:
+        return [exc.message]
+    for name, n in counts.items():
+        if n != manifest.passages:
+            problems.append(f"{name} holds {n} entries; the manifest says {manifest.passages}")
+    if gen.dense.d != manifest.dimension:
+        problems.append(
+            f"vectors have dimension {gen.dense.d}; the manifest says {manifest.dimension}"
+        )
+    try:
+        from .embedding import resolve_model
+
+        spec = resolve_model(cfg.model)
+        if spec.fingerprint != manifest.model_fingerprint:
+            problems.append(
+                f"model '{cfg.model}' is not the one the index was built with ('{manifest.model}')"
+            )
+    except KzqaError as exc:
+        problems.append(exc.message)
+    per_file: dict[str, int] = {}
+    for p in gen.passages:
+        per_file[p.path] = per_file.get(p.path, 0) + 1
+    for path, meta in sorted(manifest.files.items()):
+        full = cfg.corpus / path
+        if not full.is_file():
+            problems.append(f"{path} is indexed but no longer in the corpus")
+        elif sha256_file(full) != meta["sha256"]:
+            problems.append(f"{path} changed since it was indexed")
+        if per_file.get(path, 0) != meta.get("passages"):
+            problems.append(
+                f"{path}: {per_file.get(path, 0)} passages stored, manifest says "
+                f"{meta.get('passages')}"
+            )
+    from .retrieval import corpus_changes
+
+    if cfg.corpus.is_dir():
+        for path in corpus_changes(cfg, manifest).added:
+            problems.append(f"{path} is in the corpus but not indexed")
+    return problems
