@@ -1,0 +1,85 @@
+"""Shared fixtures: a copy of the real article in a tmp project, the real model, a fake one."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kzqa.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLE = ROOT / "corpus" / "academic-exchanges-china-kazakhstan.txt"
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: fast, and similar texts get similar vectors."""
+
+    name = "fake"
+    fingerprint = "fake-v1"
+    dimension = 64
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        self.embedded += list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                h = int(hashlib.md5(word.strip(".,;:!?\"'").encode()).hexdigest(), 16)
+                out[row, h % self.dimension] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder holding corpus/ with the real article; the working directory."""
+    (tmp_path / "corpus").mkdir()
+    shutil.copy(ARTICLE, tmp_path / "corpus" / ARTICLE.name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KZQA_CONFIG", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def cfg(project: Path) -> Config:
+    return load_config(None, project / "corpus", project / "index")
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The article indexed once with the real model (about 10 s); copy before changing it."""
+    from kzqa.build import build_index
+
+    root = tmp_path_factory.mktemp("real")
+    (root / "corpus").mkdir()
+    shutil.copy(ARTICLE, root / "corpus" / ARTICLE.name)
+    build_index(load_config(None, root / "corpus", root / "index"))
+    return root
+
+
+@pytest.fixture
+def real_project(built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the built project (corpus + index), as the working directory."""
+    dest = tmp_path / "proj"
+    shutil.copytree(built_index, dest, symlinks=True)
+    monkeypatch.chdir(dest)
+    monkeypatch.delenv("KZQA_CONFIG", raising=False)
+    return dest
