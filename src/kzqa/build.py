@@ -16,7 +16,7 @@ from . import ann, lexical, store
 from .chunking import CHUNKER_VERSION, ChunkSettings, chunk_document
 from .config import Config
 from .corpus import FileEntry, Scan, read_document, scan_corpus
-from .embedding import Embedder, SentenceTransformerEmbedder, resolve_model
+from .embedding import Embedder, open_embedder
 from .errors import CorpusError
 from .journal import JournalWriter, journal_path, read_journal
 from .records import Passage
@@ -70,7 +70,7 @@ def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
 
 
 def default_embedder(cfg: Config) -> Embedder:
-    return SentenceTransformerEmbedder(resolve_model(cfg.model), batch_size=cfg.batch_size)
+    return open_embedder(cfg.model, batch_size=cfg.batch_size)
 
 
 def build_index(
@@ -194,6 +194,7 @@ def _build_locked(
             passages=len(passages),
             files=files,
             artifacts={},
+            checksums={},
             onnx=_ensure_onnx(cfg.index, embedder),
         )
         store.commit(cfg.index, staging, manifest)
@@ -221,6 +222,9 @@ def _previous(
                 "the model or chunking settings changed "
                 f"(index {previous.manifest.fingerprint}, settings {fingerprint})"
             )
+        damaged = previous.damaged_files()
+        if damaged:
+            return None, f"the index was unreadable ({', '.join(damaged)} damaged)"
         previous.passages  # noqa: B018 - load now so damage is found here, not later
         return previous, None
     except Exception as exc:  # damage of any kind: rebuild rather than fail

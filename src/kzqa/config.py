@@ -11,6 +11,7 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG = "kzqa.yaml"
 MODES = ("dense", "bm25", "hybrid")
+FUSIONS = ("convex", "rrf")  # kept in step with fusion.METHODS
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,11 @@ class Config:
     k: int = 5
     mode: str = "hybrid"
     candidates: int = 100  # per retriever, before fusion
+    # Hybrid fusion: "convex" (weighted sum of normalized scores) or "rrf" (reciprocal rank).
+    fusion: str = "convex"
     dense_weight: float = 0.5  # fusion weight of the dense leg (BM25 has 1 - dense_weight)
-    min_score: float = 0.3  # below this the top passage is "not confident": answered=false
+    rrf_k: int = 60  # RRF's rank offset: smaller trusts the top ranks more
+    min_score: float = 0.2  # below this the top passage is "not confident": answered=false
     # Index type: exact search up to ann_threshold passages, HNSW beyond it.
     ann_threshold: int = 200_000
     hnsw_m: int = 32
@@ -57,7 +61,9 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "k": "k",
         "mode": "mode",
         "candidates": "candidates",
+        "fusion": "fusion",
         "dense_weight": "dense_weight",
+        "rrf_k": "rrf_k",
         "min_score": "min_score",
     },
     "ann": {
@@ -78,7 +84,7 @@ def load_config(
     """Read the config file (if any) and apply flag overrides; paths resolve against the file."""
     explicit = path is not None or "KZQA_CONFIG" in os.environ
     cfg_path = Path(path or os.environ.get("KZQA_CONFIG") or DEFAULT_CONFIG)
-    if cfg_path.is_file():
+    if cfg_path.exists():
         cfg = _from_file(cfg_path)
     elif explicit:
         raise ConfigError(f"config file not found: {cfg_path}")
@@ -171,7 +177,9 @@ def _validate(cfg: Config) -> Config:
         (cfg.k >= 1, "search.k", "must be at least 1"),
         (cfg.mode in MODES, "search.mode", f"must be one of {', '.join(MODES)}"),
         (cfg.candidates >= 1, "search.candidates", "must be at least 1"),
+        (cfg.fusion in FUSIONS, "search.fusion", f"must be one of {', '.join(FUSIONS)}"),
         (0.0 <= cfg.dense_weight <= 1.0, "search.dense_weight", "must be between 0 and 1"),
+        (cfg.rrf_k >= 1, "search.rrf_k", "must be at least 1"),
         (cfg.ann_threshold >= 1, "ann.threshold", "must be at least 1"),
         (cfg.hnsw_m >= 4, "ann.hnsw_m", "must be at least 4"),
         (cfg.hnsw_ef_search >= 1, "ann.hnsw_ef_search", "must be at least 1"),

@@ -54,7 +54,8 @@ class Manifest:
     index_type: dict[str, Any]
     passages: int
     files: dict[str, dict[str, Any]]  # path -> size, mtime_ns, sha256, title, published, ...
-    artifacts: dict[str, int]  # file in the generation -> size in bytes
+    artifacts: dict[str, int]  # file in the generation -> size in bytes (checked on open)
+    checksums: dict[str, str]  # file in the generation -> sha256 (checked by builds, verify)
     onnx: str | None = None  # folder (relative to index/) of the ONNX question encoder
 
     def to_json(self) -> str:
@@ -101,6 +102,17 @@ class Generation:
                     f"index file {self.folder / name} is damaged (size {actual}, expected {size})",
                     hint=REBUILD,
                 )
+
+    def damaged_files(self) -> list[str]:
+        """Files whose content no longer matches the checksum recorded at commit."""
+        from .corpus import sha256_file
+
+        bad = []
+        for name, digest in self.manifest.checksums.items():
+            path = self.folder / name
+            if not path.is_file() or sha256_file(path) != digest:
+                bad.append(name)
+        return bad
 
     @cached_property
     def passages(self) -> list[Passage]:
@@ -246,11 +258,12 @@ def write_passages(folder: Path, passages: list[Passage]) -> None:
 
 def commit(index_dir: Path, staging: Path, manifest: Manifest) -> None:
     """Make the staged generation live: fsync it, move it in place, then swap the manifest."""
-    manifest.artifacts = {
-        p.relative_to(staging).as_posix(): p.stat().st_size
-        for p in sorted(staging.rglob("*"))
-        if p.is_file()
-    }
+    from .corpus import sha256_file
+
+    files = {p.relative_to(staging).as_posix(): p for p in sorted(staging.rglob("*"))
+             if p.is_file()}
+    manifest.artifacts = {name: p.stat().st_size for name, p in files.items()}
+    manifest.checksums = {name: sha256_file(p) for name, p in files.items()}
     fsync_tree(staging)
     final = index_dir / manifest.generation
     os.replace(staging, final)

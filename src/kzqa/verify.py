@@ -16,6 +16,10 @@ def verify_index(cfg: Config) -> list[str]:
     problems: list[str] = []
     try:
         gen = store.Generation(cfg.index, manifest)
+        damaged = gen.damaged_files()
+        if damaged:
+            return [f"index file {gen.folder / name} is damaged (checksum mismatch)"
+                    for name in damaged]
         counts = {
             "passages.jsonl": len(gen.passages),
             "vectors.npy": len(gen.vectors),

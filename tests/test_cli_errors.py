@@ -1,0 +1,156 @@
+"""Every bad input: one line on stderr, its documented exit code, no traceback, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kzqa import errors, store
+from kzqa.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    if code != 0:
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("kzqa: error")]
+        assert len(lines) == 1, result.stderr
+        return lines[0]
+    return result.stdout
+
+
+@pytest.mark.parametrize("args", [[""], ["   \n "], ["question", "-k", "0"],
+                                  ["question", "-k", "-3"]])
+def test_usage_errors_exit_2(real_project: Path, args: list[str]) -> None:
+    message = run("ask", *args, code=errors.EXIT_USAGE)
+    assert "empty" in message or "-k must be at least 1" in message
+
+
+def test_ask_needs_a_question_or_a_file(real_project: Path) -> None:
+    run("ask", code=errors.EXIT_USAGE)
+    (real_project / "empty.txt").write_text("\n\n")
+    assert "no questions" in run("ask", "--file", "empty.txt", code=errors.EXIT_USAGE)
+    assert "cannot read" in run("ask", "--file", "missing.txt", code=errors.EXIT_USAGE)
+
+
+def test_missing_corpus_folder_exits_4(project: Path) -> None:
+    for command in (["index"], ["ask", "anything"]):
+        message = run(*command, "--corpus", "nowhere", code=errors.EXIT_CORPUS)
+        assert "corpus folder not found: nowhere" in message
+
+
+def test_empty_corpus_exits_4(project: Path) -> None:
+    (project / "empty").mkdir()
+    (project / "empty" / "blank.txt").write_text("")
+    (project / "empty" / ".hidden.txt").write_text("secret")
+    assert "no documents in empty" in run("index", "--corpus", "empty", code=errors.EXIT_CORPUS)
+    assert not (project / "index" / "manifest.json").exists()
+
+
+def test_missing_config_file_exits_3(project: Path) -> None:
+    message = run("status", "--config", "nope.yaml", code=errors.EXIT_CONFIG)
+    assert "config file not found: nope.yaml" in message
+
+
+def test_unreadable_config_exits_3(project: Path) -> None:
+    (project / "dir.yaml").mkdir()
+    assert "cannot read config dir.yaml" in run("status", "--config", "dir.yaml",
+                                                code=errors.EXIT_CONFIG)
+
+
+def test_invalid_yaml_names_file_and_line(project: Path) -> None:
+    (project / "kzqa.yaml").write_text("corpus: corpus\nsearch:\n  k: [1,\n")
+    message = run("status", code=errors.EXIT_CONFIG)
+    assert "invalid YAML in kzqa.yaml at line" in message
+
+
+@pytest.mark.parametrize("body,key", [
+    ("colour: blue\n", "'colour'"),
+    ("search:\n  k: many\n", "'search.k'"),
+    ("search:\n  mode: fuzzy\n", "'search.mode'"),
+    ("chunking:\n  max_tokens: 300\n  pack_tokens: 400\n", "'chunking.pack_tokens'"),
+    ("search: 3\n", "'search'"),
+])
+def test_bad_config_values_name_the_key(project: Path, body: str, key: str) -> None:
+    (project / "kzqa.yaml").write_text(body)
+    message = run("status", code=errors.EXIT_CONFIG)
+    assert "kzqa.yaml" in message and key in message
+
+
+def test_kzqa_config_env_is_used(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "other.yaml").write_text("search:\n  k: 0\n")
+    monkeypatch.setenv("KZQA_CONFIG", str(project / "other.yaml"))
+    assert "'search.k'" in run("status", code=errors.EXIT_CONFIG)
+
+
+def test_unknown_model_exits_6_with_what_to_install(project: Path) -> None:
+    (project / "kzqa.yaml").write_text("model: no-such-model-anywhere\n")
+    message = run("index", code=errors.EXIT_MODEL)
+    assert "no-such-model-anywhere" in message and "pip install" in message
+    assert not (project / "index" / "manifest.json").exists()
+
+
+def test_index_from_another_format_exits_5(real_project: Path) -> None:
+    manifest = real_project / "index" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["format"] = 99
+    manifest.write_text(json.dumps(data))
+    message = run("ask", "anything", "--no-update", code=errors.EXIT_INDEX)
+    assert "format 99" in message and "kzqa index --full" in message
+
+
+def test_index_from_another_model_exits_5_without_update(real_project: Path) -> None:
+    manifest = real_project / "index" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["model"], data["model_fingerprint"] = "some-other-model", "0000"
+    manifest.write_text(json.dumps(data))
+    message = run("ask", "anything", "--no-update", code=errors.EXIT_INDEX)
+    assert "some-other-model" in message and "kzqa index" in message
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest"])
+def test_damaged_index_exits_5_then_index_repairs_it(real_project: Path, damage: str) -> None:
+    gen = store.open_generation(real_project / "index")
+    assert gen is not None
+    faiss_file = gen.folder / store.DENSE
+    if damage == "truncate":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    elif damage == "garbage":
+        faiss_file.write_bytes(os.urandom(faiss_file.stat().st_size))
+    else:
+        (real_project / "index" / "manifest.json").write_text("{not json")
+    message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
+    assert "damaged" in message and "kzqa index --full" in message
+    report = json.loads(run("index", "--json", code=0))
+    assert report["rebuilt"].startswith("the index was unreadable")
+    out = json.loads(run("ask", "How many Luban Workshops has Kazakhstan hosted?", "--json",
+                         code=0))
+    assert "three Luban Workshops" in out["results"][0]["text"]
+
+
+def test_second_build_refuses_while_one_runs(real_project: Path) -> None:
+    (real_project / "corpus" / "more.md").write_text("# More\n\nNew text to index.\n")
+    with store.write_lock(real_project / "index"):
+        message = run("index", code=errors.EXIT_BUSY)
+        assert "another `kzqa index` is updating" in message
+        # ask still answers from the last complete index, and says why it did not update
+        result = runner.invoke(app, ["ask", "How many Luban Workshops?", "--json"])
+        assert result.exit_code == 0 and "answering from the last complete index" in result.stderr
+    assert "more.md" in json.loads(run("index", "--json", code=0))["added"]
+
+
+def test_verify_exits_8_on_mismatch_with_the_fix(real_project: Path) -> None:
+    assert "ok" in run("verify", code=0)
+    article = next((real_project / "corpus").iterdir())
+    article.write_text(article.read_text() + "\nA new closing line.\n")
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == errors.EXIT_VERIFY
+    assert "changed since it was indexed" in result.stderr and "kzqa index" in result.stderr
+    assert "Traceback" not in result.output
