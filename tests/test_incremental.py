@@ -1,0 +1,182 @@
+"""Corpus changes: only the needed work, exact reports, and never a stale citation."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kzqa import store, watch
+from kzqa.build import build_index
+from kzqa.cli import app
+from kzqa.config import Config
+from kzqa.retrieval import Searcher
+
+runner = CliRunner()
+ARTICLE_NAME = "academic-exchanges-china-kazakhstan.txt"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def search(cfg: Config, embedder, question: str, k: int = 3):
+    gen = store.open_generation(cfg.index)
+    return Searcher(cfg, gen, encoder=embedder).search(question, k).hits
+
+
+def test_first_build_embeds_everything_then_nothing(cfg: Config, fake_embedder) -> None:
+    first = build_index(cfg, embedder=fake_embedder)
+    assert first.added == [ARTICLE_NAME] and first.rebuilt == "no index yet"
+    assert first.passages_embedded == first.passages_total > 5
+    again = build_index(cfg, embedder=fake_embedder)
+    assert again.unchanged == [ARTICLE_NAME] and again.passages_embedded == 0
+    assert not again.committed and again.rebuilt is None
+
+
+def test_editing_one_paragraph_reembeds_one_passage(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    article = cfg.corpus / ARTICLE_NAME
+    text = article.read_text(encoding="utf-8")
+    article.write_text(text.replace("three Luban Workshops", "four Luban Workshops"),
+                       encoding="utf-8")
+    fake_embedder.embedded.clear()
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.changed == [ARTICLE_NAME] and report.passages_embedded == 1
+    assert len(fake_embedder.embedded) == 1 and "four Luban" in fake_embedder.embedded[0]
+    hit = search(cfg, fake_embedder, "four Luban Workshops hosted")[0]
+    new_text = article.read_text(encoding="utf-8")
+    assert new_text[hit.passage.start_char:hit.passage.end_char] == hit.passage.text
+    assert "four Luban Workshops" in hit.passage.text and hit.source.verified
+
+
+def test_adding_and_removing_files(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    write(cfg.corpus / "notes" / "astana.md",
+          "---\ntitle: Astana notes\ndate: 2025-11-02\n---\n\n# Astana\n\n"
+          "Astana is the capital of Kazakhstan. It hosts many universities.\n")
+    added = build_index(cfg, embedder=fake_embedder)
+    assert added.added == ["notes/astana.md"] and added.passages_embedded == 1
+    hit = search(cfg, fake_embedder, "capital Astana universities", k=1)[0]
+    assert hit.passage.path == "notes/astana.md"
+    assert (hit.source.title, hit.source.published) == ("Astana notes", "2025-11-02")
+    (cfg.corpus / "notes" / "astana.md").unlink()
+    removed = build_index(cfg, embedder=fake_embedder)
+    assert removed.removed == ["notes/astana.md"] and removed.passages_embedded == 0
+    gen = store.open_generation(cfg.index)
+    assert all(p.path != "notes/astana.md" for p in gen.passages)
+    assert "notes/astana.md" not in gen.manifest.files
+
+
+def test_renaming_embeds_nothing_and_cites_the_new_name(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    (cfg.corpus / ARTICLE_NAME).rename(cfg.corpus / "renamed.txt")
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.renamed == [(ARTICLE_NAME, "renamed.txt")]
+    assert report.passages_embedded == 0 and not report.added and not report.removed
+    hits = search(cfg, fake_embedder, "Luban Workshops")
+    assert {h.passage.path for h in hits} == {"renamed.txt"}
+    assert all(h.source.verified for h in hits)
+
+
+def test_touching_a_file_is_not_a_change(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    article = cfg.corpus / ARTICLE_NAME
+    os.utime(article, ns=(time.time_ns(), time.time_ns() + 10**9))
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.unchanged == [ARTICLE_NAME] and report.passages_embedded == 0
+    manifest = store.read_manifest(cfg.index)
+    assert manifest.files[ARTICLE_NAME]["mtime_ns"] == article.stat().st_mtime_ns
+
+
+def test_model_or_chunking_change_rebuilds_and_says_why(cfg: Config, fake_embedder) -> None:
+    first = build_index(cfg, embedder=fake_embedder)
+    fake_embedder.fingerprint = "fake-v2"
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.rebuilt.startswith("the model or chunking settings changed")
+    assert report.passages_embedded == first.passages_total
+    report = build_index(replace(cfg, pack_tokens=64), embedder=fake_embedder)
+    assert report.rebuilt.startswith("the model or chunking settings changed")
+    assert build_index(cfg, full=True, embedder=fake_embedder).rebuilt == "--full"
+
+
+def test_old_generations_are_pruned(cfg: Config, fake_embedder) -> None:
+    article = cfg.corpus / ARTICLE_NAME
+    for n in range(4):
+        article.write_text(article.read_text() + f"\nEdit number {n}.\n")
+        build_index(cfg, embedder=fake_embedder)
+    generations = sorted(p.name for p in cfg.index.glob("gen-*"))
+    assert len(generations) == 2
+    assert store.read_manifest(cfg.index).generation == generations[-1]
+    assert not list(cfg.index.glob(".staging-*"))
+
+
+def test_ask_updates_a_stale_index_and_says_so(real_project: Path) -> None:
+    write(real_project / "corpus" / "astana.md",
+          "# Astana\n\nAstana became the capital of Kazakhstan in 1997.\n")
+    result = runner.invoke(app, ["ask", "When did Astana become the capital?", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "index updated" in result.stderr
+    top = json.loads(result.stdout)["results"][0]
+    assert top["citation"]["source"] == "corpus/astana.md" and "1997" in top["text"]
+
+
+def test_no_update_warns_and_flags_stale_citations(real_project: Path) -> None:
+    article = real_project / "corpus" / ARTICLE_NAME
+    article.write_text(article.read_text().replace("three Luban", "several Luban"))
+    result = runner.invoke(app, ["ask", "How many Luban Workshops has Kazakhstan hosted?",
+                                 "--json", "--no-update"])
+    assert result.exit_code == 0
+    assert "corpus changed since the index was built" in result.stderr
+    top = json.loads(result.stdout)["results"][0]
+    assert top["citation"]["verified"] is False
+    # the default path updates first, so the citation is exact again
+    result = runner.invoke(app, ["ask", "How many Luban Workshops has Kazakhstan hosted?",
+                                 "--json"])
+    top = json.loads(result.stdout)["results"][0]
+    assert "several Luban" in top["text"] and top["citation"]["verified"] is True
+
+
+def test_index_json_report_keys(real_project: Path) -> None:
+    write(real_project / "corpus" / "extra.txt", "An extra document about Almaty.\n")
+    result = runner.invoke(app, ["index", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == ["extra.txt"] and report["unchanged"] == [ARTICLE_NAME]
+    assert report["changed"] == [] and report["removed"] == []
+    assert report["passages_embedded"] == 1
+    assert report["passages_total"] == store.read_manifest(real_project / "index").passages
+
+
+def test_watch_reindexes_once_per_burst(cfg: Config, fake_embedder,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    monkeypatch.setattr(watch, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(watch, "QUIET_SECONDS", 0.3)
+    reports = []
+    done = threading.Event()
+
+    def on_change() -> None:
+        reports.append(build_index(cfg, embedder=fake_embedder))
+        done.set()
+
+    thread = threading.Thread(target=watch.watch_corpus,
+                              args=(cfg, on_change, lambda: done.is_set()))
+    thread.start()
+    try:
+        for n in range(3):  # a burst of edits
+            write(cfg.corpus / f"burst-{n}.txt", f"Burst document number {n} about Shymkent.\n")
+            time.sleep(0.05)
+        assert done.wait(10)
+    finally:
+        done.set()
+        thread.join(5)
+    assert len(reports) == 1
+    assert sorted(reports[0].added) == ["burst-0.txt", "burst-1.txt", "burst-2.txt"]
