@@ -26,8 +26,9 @@ def run(*args: str, code: int) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("args", [[""], ["   \n "], ["question", "-k", "0"],
-                                  ["question", "-k", "-3"]])
+@pytest.mark.parametrize(
+    "args", [[""], ["   \n "], ["question", "-k", "0"], ["question", "-k", "-3"]]
+)
 def test_usage_errors_exit_2(real_project: Path, args: list[str]) -> None:
     message = run("ask", *args, code=errors.EXIT_USAGE)
     assert "empty" in message or "-k must be at least 1" in message
@@ -61,8 +62,9 @@ def test_missing_config_file_exits_3(project: Path) -> None:
 
 def test_unreadable_config_exits_3(project: Path) -> None:
     (project / "dir.yaml").mkdir()
-    assert "cannot read config dir.yaml" in run("status", "--config", "dir.yaml",
-                                                code=errors.EXIT_CONFIG)
+    assert "cannot read config dir.yaml" in run(
+        "status", "--config", "dir.yaml", code=errors.EXIT_CONFIG
+    )
 
 
 def test_invalid_yaml_names_file_and_line(project: Path) -> None:
@@ -71,13 +73,16 @@ def test_invalid_yaml_names_file_and_line(project: Path) -> None:
     assert "invalid YAML in kzqa.yaml at line" in message
 
 
-@pytest.mark.parametrize("body,key", [
-    ("colour: blue\n", "'colour'"),
-    ("search:\n  k: many\n", "'search.k'"),
-    ("search:\n  mode: fuzzy\n", "'search.mode'"),
-    ("chunking:\n  max_tokens: 300\n  pack_tokens: 400\n", "'chunking.pack_tokens'"),
-    ("search: 3\n", "'search'"),
-])
+@pytest.mark.parametrize(
+    "body,key",
+    [
+        ("colour: blue\n", "'colour'"),
+        ("search:\n  k: many\n", "'search.k'"),
+        ("search:\n  mode: fuzzy\n", "'search.mode'"),
+        ("chunking:\n  max_tokens: 300\n  pack_tokens: 400\n", "'chunking.pack_tokens'"),
+        ("search: 3\n", "'search'"),
+    ],
+)
 def test_bad_config_values_name_the_key(project: Path, body: str, key: str) -> None:
     (project / "kzqa.yaml").write_text(body)
     message = run("status", code=errors.EXIT_CONFIG)
@@ -130,8 +135,9 @@ def test_damaged_index_exits_5_then_index_repairs_it(real_project: Path, damage:
     assert "damaged" in message and "kzqa index --full" in message
     report = json.loads(run("index", "--json", code=0))
     assert report["rebuilt"].startswith("the index was unreadable")
-    out = json.loads(run("ask", "How many Luban Workshops has Kazakhstan hosted?", "--json",
-                         code=0))
+    out = json.loads(
+        run("ask", "How many Luban Workshops has Kazakhstan hosted?", "--json", code=0)
+    )
     assert "three Luban Workshops" in out["results"][0]["text"]
 
 

@@ -29,8 +29,9 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
     index = real_project / "index"
     before = store.read_manifest(index)
     grow_corpus(real_project, 24)
-    build = subprocess.Popen([*KZQA, "index"], cwd=real_project, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+    build = subprocess.Popen(
+        [*KZQA, "index"], cwd=real_project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     journal = index / f"journal-{before.fingerprint}.bin"
     record = HASH_BYTES + 4 * before.dimension
     deadline = time.monotonic() + 180
@@ -46,23 +47,29 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
 
     # The live index is the old one, complete and usable.
     assert store.read_manifest(index) == before
-    ask = subprocess.run([*KZQA, "ask", "How many Luban Workshops has Kazakhstan hosted?",
-                          "--json", "--no-update"], cwd=real_project, capture_output=True,
-                         text=True, timeout=120)
+    ask = subprocess.run(
+        [*KZQA, "ask", "How many Luban Workshops has Kazakhstan hosted?", "--json", "--no-update"],
+        cwd=real_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ask.returncode == 0, ask.stderr
     top = json.loads(ask.stdout)["results"][0]
     assert top["citation"]["source"] == "corpus/academic-exchanges-china-kazakhstan.txt"
     assert "three Luban Workshops" in top["text"]
 
     # The next build finishes the job, reusing what the killed one embedded.
-    finish = subprocess.run([*KZQA, "index", "--json"], cwd=real_project, capture_output=True,
-                            text=True, timeout=600)
+    finish = subprocess.run(
+        [*KZQA, "index", "--json"], cwd=real_project, capture_output=True, text=True, timeout=600
+    )
     assert finish.returncode == 0, finish.stderr
     report = json.loads(finish.stdout)
     assert len(report["added"]) == 24
     new_passages = report["passages_total"] - before.passages
     assert report["passages_embedded"] == new_passages - embedded_before_kill
     assert not journal.exists() and not list(index.glob(".staging-*"))
-    verify = subprocess.run([*KZQA, "verify"], cwd=real_project, capture_output=True, text=True,
-                            timeout=120)
+    verify = subprocess.run(
+        [*KZQA, "verify"], cwd=real_project, capture_output=True, text=True, timeout=120
+    )
     assert verify.returncode == 0, verify.stderr

@@ -45,23 +45,26 @@ def test_editing_one_paragraph_reembeds_one_passage(cfg: Config, fake_embedder) 
     build_index(cfg, embedder=fake_embedder)
     article = cfg.corpus / ARTICLE_NAME
     text = article.read_text(encoding="utf-8")
-    article.write_text(text.replace("three Luban Workshops", "four Luban Workshops"),
-                       encoding="utf-8")
+    article.write_text(
+        text.replace("three Luban Workshops", "four Luban Workshops"), encoding="utf-8"
+    )
     fake_embedder.embedded.clear()
     report = build_index(cfg, embedder=fake_embedder)
     assert report.changed == [ARTICLE_NAME] and report.passages_embedded == 1
     assert len(fake_embedder.embedded) == 1 and "four Luban" in fake_embedder.embedded[0]
     hit = search(cfg, fake_embedder, "four Luban Workshops hosted")[0]
     new_text = article.read_text(encoding="utf-8")
-    assert new_text[hit.passage.start_char:hit.passage.end_char] == hit.passage.text
+    assert new_text[hit.passage.start_char : hit.passage.end_char] == hit.passage.text
     assert "four Luban Workshops" in hit.passage.text and hit.source.verified
 
 
 def test_adding_and_removing_files(cfg: Config, fake_embedder) -> None:
     build_index(cfg, embedder=fake_embedder)
-    write(cfg.corpus / "notes" / "astana.md",
-          "---\ntitle: Astana notes\ndate: 2025-11-02\n---\n\n# Astana\n\n"
-          "Astana is the capital of Kazakhstan. It hosts many universities.\n")
+    write(
+        cfg.corpus / "notes" / "astana.md",
+        "---\ntitle: Astana notes\ndate: 2025-11-02\n---\n\n# Astana\n\n"
+        "Astana is the capital of Kazakhstan. It hosts many universities.\n",
+    )
     added = build_index(cfg, embedder=fake_embedder)
     assert added.added == ["notes/astana.md"] and added.passages_embedded == 1
     hit = search(cfg, fake_embedder, "capital Astana universities", k=1)[0]
@@ -119,8 +122,10 @@ def test_old_generations_are_pruned(cfg: Config, fake_embedder) -> None:
 
 
 def test_ask_updates_a_stale_index_and_says_so(real_project: Path) -> None:
-    write(real_project / "corpus" / "astana.md",
-          "# Astana\n\nAstana became the capital of Kazakhstan in 1997.\n")
+    write(
+        real_project / "corpus" / "astana.md",
+        "# Astana\n\nAstana became the capital of Kazakhstan in 1997.\n",
+    )
     result = runner.invoke(app, ["ask", "When did Astana become the capital?", "--json"])
     assert result.exit_code == 0, result.output
     assert "index updated" in result.stderr
@@ -131,15 +136,17 @@ def test_ask_updates_a_stale_index_and_says_so(real_project: Path) -> None:
 def test_no_update_warns_and_flags_stale_citations(real_project: Path) -> None:
     article = real_project / "corpus" / ARTICLE_NAME
     article.write_text(article.read_text().replace("three Luban", "several Luban"))
-    result = runner.invoke(app, ["ask", "How many Luban Workshops has Kazakhstan hosted?",
-                                 "--json", "--no-update"])
+    result = runner.invoke(
+        app, ["ask", "How many Luban Workshops has Kazakhstan hosted?", "--json", "--no-update"]
+    )
     assert result.exit_code == 0
     assert "corpus changed since the index was built" in result.stderr
     top = json.loads(result.stdout)["results"][0]
     assert top["citation"]["verified"] is False
     # the default path updates first, so the citation is exact again
-    result = runner.invoke(app, ["ask", "How many Luban Workshops has Kazakhstan hosted?",
-                                 "--json"])
+    result = runner.invoke(
+        app, ["ask", "How many Luban Workshops has Kazakhstan hosted?", "--json"]
+    )
     top = json.loads(result.stdout)["results"][0]
     assert "several Luban" in top["text"] and top["citation"]["verified"] is True
 
@@ -155,8 +162,9 @@ def test_index_json_report_keys(real_project: Path) -> None:
     assert report["passages_total"] == store.read_manifest(real_project / "index").passages
 
 
-def test_watch_reindexes_once_per_burst(cfg: Config, fake_embedder,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_watch_reindexes_once_per_burst(
+    cfg: Config, fake_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     build_index(cfg, embedder=fake_embedder)
     monkeypatch.setattr(watch, "POLL_SECONDS", 0.05)
     monkeypatch.setattr(watch, "QUIET_SECONDS", 0.3)
@@ -167,8 +175,9 @@ def test_watch_reindexes_once_per_burst(cfg: Config, fake_embedder,
         reports.append(build_index(cfg, embedder=fake_embedder))
         done.set()
 
-    thread = threading.Thread(target=watch.watch_corpus,
-                              args=(cfg, on_change, lambda: done.is_set()))
+    thread = threading.Thread(
+        target=watch.watch_corpus, args=(cfg, on_change, lambda: done.is_set())
+    )
     thread.start()
     try:
         for n in range(3):  # a burst of edits

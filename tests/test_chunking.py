@@ -1,0 +1,96 @@
+"""Chunking: exact spans, whole sentences, passages that fit the window."""
+
+from __future__ import annotations
+
+from conftest import ARTICLE
+from kzqa.chunking import ChunkSettings, chunk_document, paragraphs, split_sentences
+from kzqa.records import Document
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def doc(text: str, kind: str = "text") -> Document:
+    return Document("d.txt", text, kind)
+
+
+def test_sentences_respect_abbreviations_initials_and_quotes() -> None:
+    text = (
+        'Dr. Smith met J. R. Tolkien in the U.S. on Monday. He said "Hello there." '
+        "Then they left, e.g. for lunch! Was it good? Yes."
+    )
+    got = [text[s:e] for s, e in split_sentences(text)]
+    assert got == [
+        "Dr. Smith met J. R. Tolkien in the U.S. on Monday.",
+        'He said "Hello there."',
+        "Then they left, e.g. for lunch!",
+        "Was it good?",
+        "Yes.",
+    ]
+
+
+def test_headline_lines_are_sentences_but_wrapped_prose_is_not() -> None:
+    header = "WORLD\nA headline about things\nPublished: Dec 04, 2025"
+    assert len(split_sentences(header)) == 3
+    prose = (
+        "This is a long line of wrapped prose that goes on and on until the\n"
+        "Editor decided to wrap it at about seventy characters for the email\n"
+        "and so it continues."
+    )
+    assert len(split_sentences(prose)) == 1
+
+
+def test_cjk_sentences() -> None:
+    text = "哈萨克斯坦有三个鲁班工坊。这很重要！"
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "哈萨克斯坦有三个鲁班工坊。",
+        "这很重要！",
+    ]
+
+
+def test_article_passages_are_exact_whole_sentence_spans() -> None:
+    text = ARTICLE.read_text(encoding="utf-8")
+    passages = chunk_document(doc(text), words, ChunkSettings(256, 128, 24))
+    assert len(passages) > 8
+    covered = []
+    for p in passages:
+        assert text[p.start_char : p.end_char] == p.text
+        assert p.start_line == text.count("\n", 0, p.start_char) + 1
+        assert p.end_line == text.count("\n", 0, p.end_char) + 1
+        for s, e in p.sentences:
+            assert p.start_char <= s < e <= p.end_char
+        covered += [text[s:e] for s, e in p.sentences]
+    # every sentence of every paragraph lands in exactly one passage, in order
+    expected = [text[s:e] for ps, pe in paragraphs(text) for s, e in split_sentences(text, ps, pe)]
+    assert covered == expected and len(covered) > 25
+    assert all(
+        sum(words([text[s:e] for s, e in p.sentences])) <= 128 or len(p.sentences) == 1
+        for p in passages
+    )
+
+
+def test_long_paragraph_is_cut_between_sentences_within_budget() -> None:
+    sentences = [f"Sentence number {i} has exactly eight words here." for i in range(40)]
+    text = " ".join(sentences)
+    passages = chunk_document(doc(text), words, ChunkSettings(256, 50, 10))
+    assert len(passages) > 5
+    for p in passages:
+        assert len(p.text.split()) <= 50
+        assert p.text.startswith("Sentence number") and p.text.endswith("here.")
+    assert " ".join(p.text for p in passages) == text
+
+
+def test_short_paragraphs_pack_and_repeated_ones_stand_alone() -> None:
+    text = "Tiny one.\n\nTiny two.\n\nA caption.\n\nA caption.\n\nTiny three."
+    passages = chunk_document(doc(text), words, ChunkSettings(256, 100, 24))
+    texts = [p.text for p in passages]
+    assert texts[0] == "Tiny one.\n\nTiny two.\n\nA caption."
+    assert "A caption." in texts[1:]
+
+
+def test_markdown_front_matter_is_not_a_passage() -> None:
+    text = "---\ntitle: T\n---\n\nBody sentence one. Body sentence two.\n"
+    passages = chunk_document(doc(text, "markdown"), words)
+    assert [p.text for p in passages] == ["Body sentence one. Body sentence two."]
+    assert passages[0].start_line == 5
