@@ -1,17 +1,20 @@
 # Quick start:  make ask Q="How many Luban Workshops has Kazakhstan hosted?"   and   make test
 PYTHON ?= python3
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install ask index test lint bench clean
+.PHONY: install ask index test lint clean
 
 # torch is installed first and pinned: this machine has the 2.13.0 CPU wheel, and an
 # unpinned torch (pulled in by sentence-transformers) would fetch a multi-GB CUDA build.
+# (pip's notes about this machine's unused local package folders are filtered out.)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet torch==2.13.0 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	touch $@
 
 install: $(STAMP)
