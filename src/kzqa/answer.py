@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from .embedding import OnnxEncoder
 
-LEXICAL_WEIGHT = 0.2  # share of the sentence score given to overlap with the question's terms
+LEXICAL_WEIGHT = 1.0  # weight of the share of question terms in a sentence, beside its cosine
 
 
 def choose_answers(

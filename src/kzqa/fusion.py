@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
+
+METHODS = ("convex", "zscore", "rrf")
 Ranked = list[tuple[int, float]]  # (passage row, score), best first
 
 
@@ -25,6 +32,32 @@ def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def zscore(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> Ranked:
+    """Weighted sum of scores standardized over the candidates (mean 0, deviation 1).
+
+    A passage BM25 did not retrieve gets the lowest BM25 score among the candidates. Unlike
+    min-max scaling, one outlier does not squash the other candidates together.
+    """
+    if not dense:
+        return []
+    floor = min(bm25.values(), default=0.0)
+    lexical = {i: bm25.get(i, floor) for i in dense}
+    d_mean, d_sd = _mean_sd(dense.values())
+    b_mean, b_sd = _mean_sd(lexical.values())
+    fused = {
+        i: dense_weight * (d - d_mean) / d_sd + (1 - dense_weight) * (lexical[i] - b_mean) / b_sd
+        for i, d in dense.items()
+    }
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
+    xs = list(values)
+    mean = sum(xs) / len(xs)
+    sd = (sum((x - mean) ** 2 for x in xs) / len(xs)) ** 0.5
+    return mean, sd or 1.0
+
+
 def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None) -> Ranked:
     """Reciprocal-rank fusion: sum of weight / (k + rank) over the rankings."""
     weights = weights or (1.0,) * len(rankings)
@@ -33,3 +66,38 @@ def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None
         for rank, (i, _) in enumerate(ranking, 1):
             fused[i] = fused.get(i, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Ranked:
+    """Add weight x the better fused score of each passage's neighbours in the same file.
+
+    An answer often spans a cut between passages, and a passage beside another good one is
+    more likely the place a document treats the question. Scores are taken above the lowest
+    candidate's, so a neighbour that is not a candidate adds nothing.
+    """
+    if not ranked or weight == 0:
+        return ranked
+    scores = dict(ranked)
+    floor = min(scores.values())
+    out = {}
+    for i, score in scores.items():
+        beside = [
+            scores.get(j, floor)
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(paths) and paths[j] == paths[i]
+        ]
+        out[i] = score + weight * (max(beside, default=floor) - floor)
+    return sorted(out.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse(dense: dict[int, float], bm25: dict[int, float], cfg: Config) -> Ranked:
+    """The hybrid ranking the config asks for."""
+    if cfg.fusion == "rrf":
+        by_cosine = sorted(dense.items(), key=lambda item: (-item[1], item[0]))
+        by_bm25 = sorted(bm25.items(), key=lambda item: (-item[1], item[0]))
+        return rrf(
+            by_bm25, by_cosine, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight)
+        )
+    if cfg.fusion == "zscore":
+        return zscore(dense, bm25, cfg.dense_weight)
+    return convex(dense, bm25, cfg.dense_weight)

@@ -1,0 +1,120 @@
+"""Compare fusion rules on BEIR-style datasets, tuned on even queries, reported on odd and all.
+
+    .venv/bin/python bench/eval_fusion.py ../shared/eval/scifact ../shared/eval/covidqa
+
+Retrieves each retriever's top candidates once per dataset (cached eval index, default
+settings), then scores every fusion rule from those candidates, so a rule costs seconds.
+Prints a markdown table per dataset: nDCG@10 on even queries (the tuning half), odd
+queries (held out) and all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kzqa import fusion
+from kzqa.config import Config
+from kzqa.evaluate import DEPTH, load_dataset, prepare, score_runs
+from kzqa.retrieval import Candidates, Searcher
+
+POOL = 100  # candidates per retriever, as the default config
+Rule = Callable[[Candidates], fusion.Ranked]
+
+
+def by_score(scores: dict[int, float]) -> fusion.Ranked:
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def rules(paths: list[str]) -> dict[str, Rule]:
+    """Every rule compared; paths: the file of each passage row (for neighbours)."""
+    out: dict[str, Rule] = {
+        "bm25": lambda c: by_score(c.bm25),
+        "dense": lambda c: by_score(c.dense),
+    }
+    for w in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        out[f"convex w={w}"] = lambda c, w=w: fusion.convex(c.dense, c.bm25, w)
+    for k in (10, 60):
+        for w in (0.33, 0.5):
+            out[f"rrf k={k} w={w}"] = lambda c, k=k, w=w: fusion.rrf(
+                by_score(c.bm25), by_score(c.dense), k=k, weights=(1 - w, w)
+            )
+    for w in (0.1, 0.2, 0.3):
+        out[f"convex w=0.5 + neighbours {w}"] = lambda c, w=w: fusion.with_neighbours(
+            fusion.convex(c.dense, c.bm25, 0.5), paths, w
+        )
+        out[f"zscore w=0.6 + neighbours {w}"] = lambda c, w=w: fusion.with_neighbours(
+            fusion.zscore(c.dense, c.bm25, 0.6), paths, w
+        )
+    for w in (0.3, 0.5, 0.7, 1.0, 1.5):
+        out[f"raw-cosine w={w}"] = lambda c, w=w: raw_cosine(c, w)
+    for w in (0.3, 0.4, 0.5, 0.6, 0.7):
+        out[f"zscore w={w}"] = lambda c, w=w: fusion.zscore(c.dense, c.bm25, w)
+    return out
+
+
+def raw_cosine(c: Candidates, w: float) -> fusion.Ranked:
+    """BM25 over the best BM25 score, plus w times the raw cosine (not stretched per query)."""
+    top = max(c.bm25.values(), default=0.0) or 1.0
+    fused = {i: c.bm25.get(i, 0.0) / top + w * d for i, d in c.dense.items()}
+    return by_score(fused)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("datasets", nargs="+", type=Path)
+    args = parser.parse_args()
+    cfg = Config()  # the built-in defaults, whatever ./kzqa.yaml says
+    table: dict[str, list[tuple[float, float, float]]] = {}
+    for folder in args.datasets:
+        data = load_dataset(folder)
+        ecfg, paths = prepare(cfg, data, None)
+        searcher = Searcher.open(ecfg)
+        passages = searcher.generation.passages
+        doc_of = [paths.get(p.path) for p in passages]
+        qids = list(data.queries)
+        started = time.perf_counter()
+        qvecs = searcher.embed_questions([data.queries[q] for q in qids])
+        found = searcher.candidates([data.queries[q] for q in qids], qvecs, POOL, "hybrid")
+        per_query = 1000 * (time.perf_counter() - started) / len(qids)
+        print(f"\n### {data.name} ({len(qids)} queries; candidates {per_query:.1f} ms/query)\n")
+        print("| rule | even (tune) | odd (held out) | all | ms/query (fusion) |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, rule in rules(searcher.paths).items():
+            t = time.perf_counter()
+            runs = {q: docs_of(rule(c), doc_of) for q, c in zip(qids, found, strict=True)}
+            ms = 1000 * (time.perf_counter() - t) / len(qids)
+            even = score_runs({q: runs[q] for q in qids[0::2]}, data)["ndcg@10"]
+            odd = score_runs({q: runs[q] for q in qids[1::2]}, data)["ndcg@10"]
+            every = score_runs(runs, data)["ndcg@10"]
+            print(f"| {name} | {even:.4f} | {odd:.4f} | {every:.4f} | {ms:.2f} |", flush=True)
+            table.setdefault(name, []).append((even, odd, every))
+    if len(args.datasets) > 1:
+        print("\n### mean over the datasets (the rule is chosen on the even column)\n")
+        print("| rule | even (tune) | odd (held out) | all |")
+        print("| --- | --- | --- | --- |")
+        means = {
+            name: tuple(sum(col) / len(rows) for col in zip(*rows, strict=True))
+            for name, rows in table.items()
+        }
+        for name, (even, odd, every) in sorted(means.items(), key=lambda kv: -kv[1][0]):
+            print(f"| {name} | {even:.4f} | {odd:.4f} | {every:.4f} |")
+
+
+def docs_of(ranked: fusion.Ranked, doc_of: list[str | None]) -> list[str]:
+    docs: list[str] = []
+    seen: set[str] = set()
+    for row, _ in ranked:
+        doc = doc_of[row]
+        if doc is not None and doc not in seen:
+            seen.add(doc)
+            docs.append(doc)
+            if len(docs) == DEPTH:
+                break
+    return docs
+
+
+if __name__ == "__main__":
+    main()
