@@ -1,0 +1,70 @@
+"""Cold `kzqa ask` against `python -c "import sentence_transformers"`, side by side.
+
+    .venv/bin/python bench/cold_ask.py [--rounds 7] [--project bench/out/article]
+
+Each round runs, in fresh processes and in alternating order, `kzqa ask --no-update --json Q`
+on the project's built index and `python -c "import sentence_transformers"` (what embedding a
+question with the reference model would cost before any work). Prints medians and the ratio.
+The default project is a copy of corpus/ (the article), indexed on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
+
+
+def wall(cmd: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--project", type=Path, default=ROOT / "bench" / "out" / "article", help="corpus/, index/"
+    )
+    args = parser.parse_args()
+    if not (args.project / "index" / "manifest.json").is_file():
+        import shutil
+
+        if not (args.project / "corpus").is_dir():
+            shutil.copytree(ROOT / "corpus", args.project / "corpus")
+        subprocess.run(
+            [str(Path(sys.executable).parent / "kzqa"), "index"], cwd=args.project, check=True
+        )
+    bindir = Path(sys.executable).parent
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "kzqa ask (cold)": [str(bindir / "kzqa"), "ask", "--no-update", "--json", QUESTION],
+        "kzqa --help": [str(bindir / "kzqa"), "--help"],
+        "import sentence_transformers": [sys.executable, "-c", "import sentence_transformers"],
+    }
+    for cmd in commands.values():  # warm the page cache once; not timed
+        wall(cmd, args.project)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for r in range(args.rounds):
+        order = list(commands.items())
+        if r % 2:
+            order.reverse()
+        for name, cmd in order:
+            times[name].append(wall(cmd, args.project))
+    st = statistics.median(times["import sentence_transformers"])
+    print(f"{'command':32} {'median s':>9} {'min s':>7} {'max s':>7} {'x import ST':>12}")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"{name:32} {med:9.3f} {min(values):7.3f} {max(values):7.3f} {med / st:12.3f}")
+    print(f"rounds: {args.rounds}; goal: kzqa ask <= 0.10 x import sentence_transformers")
+
+
+if __name__ == "__main__":
+    main()

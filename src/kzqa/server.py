@@ -1,0 +1,506 @@
+"""`kzqa serve`: a warm HTTP server that answers like `kzqa ask --json`.
+
+    GET  /ask?q=…&k=…&mode=…    POST /ask {"q": "…", "k": 5, "mode": "hybrid"}
+    GET  /status                 what `kzqa status --json` says, plus the live generation
+    GET  /healthz                {"ok": true, "generation": "gen-…"}
+
+The index and the ONNX encoder stay loaded. A watcher thread polls index/manifest.json; when it
+names a new generation (a `kzqa index` finished), the new one is opened and fully loaded in the
+background, then swapped in with one assignment: requests that started on the old searcher
+finish on it, new ones get the new one, none waits for the load or is dropped.
+
+Picking each hit's answer sentence embeds that passage's sentences, which is most of a
+request's work; the server keeps those vectors in a memo (MemoEncoder) and, in the
+background at low priority, embeds every passage's sentences into it ahead of the questions.
+
+Errors are JSON, `{"error": "…", "hint": "…"}`: 4xx for what the client can fix, 503 while no
+index can be opened, and a 500 without a traceback (that goes to stderr) for a bug.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import store
+from .config import Config
+from .errors import KzqaError, StoreError, UsageError
+from .render import ask_json, dumps
+from .retrieval import Searcher
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_HOST = "127.0.0.1"  # loopback: the index is private data unless the user says otherwise
+DEFAULT_PORT = 8765
+MAX_K = 100  # every hit embeds its passage's sentences; more would let one request hog the CPU
+MAX_QUESTION_CHARS = 2_000  # far past the model's 256-token window, which truncates anyway
+MAX_BODY_BYTES = 64 * 1024  # a POST /ask body is a question and two numbers
+POLL_SECONDS = 0.5  # how often the watcher looks at manifest.json (one stat call)
+# ONNX Runtime threads per request: requests overlap, so one thread each keeps the cores busy
+# without every request's thread pool fighting for them (ONNX Runtime's default, a thread per
+# core, measured the same on the busy bench machine).
+ONNX_THREADS = 1
+MEMO_ENTRIES = 200_000  # sentence vectors kept: 200k x 384 floats x 4 B = about 300 MB at most
+WARM_BATCH = 64  # sentences embedded per step of the background warm-up
+WARM_NICE = 19  # the warm-up thread's priority: requests first
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class MemoEncoder:
+    """Wraps the question encoder with an LRU memo of vectors keyed by text.
+
+    Each answer embeds the sentences of the passages it returns; a warm server sees the same
+    passages again and again, so their vectors are looked up instead of recomputed. The
+    vectors are the encoder's own, so answers are exactly those `kzqa ask` gives.
+    """
+
+    def __init__(self, encoder: Any, entries: int = MEMO_ENTRIES) -> None:
+        self.encoder = encoder
+        self.name = encoder.name
+        self.fingerprint = encoder.fingerprint
+        self.dimension = encoder.dimension
+        if hasattr(encoder, "embed_queries"):  # e5's questions take their own prefix: not memoized
+            self.embed_queries = encoder.embed_queries
+        self.entries = entries
+        self.hits = 0
+        self.misses = 0
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def embed(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
+        import numpy as np
+
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for row, text in enumerate(texts):
+                vector = self._memo.get(text)
+                if vector is None:
+                    missing.setdefault(text, []).append(row)
+                else:
+                    self._memo.move_to_end(text)
+                    out[row] = vector
+            self.hits += len(texts) - sum(len(rows) for rows in missing.values())
+            self.misses += len(missing)
+        if missing:
+            # Embedded outside the lock: ONNX Runtime releases the GIL, other requests go on.
+            fresh = self.encoder.embed(list(missing))
+            with self._lock:
+                for (text, rows), vector in zip(missing.items(), fresh, strict=True):
+                    out[rows] = vector
+                    self._memo[text] = vector
+                while len(self._memo) > self.entries:
+                    self._memo.popitem(last=False)
+        if progress:
+            progress(len(texts))
+        return out
+
+    def warm(self, texts: Sequence[str], encoder: Any) -> int:
+        """Embed the texts not in the memo yet with encoder, and keep them; how many were new."""
+        with self._lock:
+            room = self.entries - len(self._memo)
+            todo = list(dict.fromkeys(t for t in texts if t not in self._memo))[: max(room, 0)]
+        if not todo:
+            return 0
+        fresh = encoder.embed(todo)
+        with self._lock:
+            for text, vector in zip(todo, fresh, strict=True):
+                self._memo.setdefault(text, vector)
+        return len(todo)
+
+
+class Service:
+    """The live searcher, and the watcher that swaps in a new generation when one commits."""
+
+    def __init__(
+        self, cfg: Config, log: Log = _stderr, poll: float = POLL_SECONDS, warm: bool = True
+    ) -> None:
+        self.cfg = cfg
+        self.log = log
+        self.poll = poll
+        self.warm = warm
+        self.warmed = 0  # sentence vectors the warm-up added to the memo
+        self.warm_state = "running" if warm else "off"  # then "done"
+        self.searcher = self._open(None)
+        self.reloads = 0
+        self.started = time.time()
+        self._seen = self._manifest_stamp()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def generation(self) -> str:
+        return self.searcher.manifest.generation
+
+    def _open(self, previous: Searcher | None) -> Searcher:
+        """Open the live generation and load all of it, so no request pays for the loading."""
+        generation = store.open_generation(self.cfg.index)
+        if generation is None:
+            raise StoreError(f"no index in {self.cfg.index}", hint="run `kzqa index`")
+        encoder = None
+        if previous is not None and (
+            previous.manifest.model_fingerprint == generation.manifest.model_fingerprint
+            and previous.manifest.onnx == generation.manifest.onnx
+        ):
+            encoder = previous.encoder  # same model: keep the session and the memo
+        searcher = Searcher(self.cfg, generation, encoder)  # checks the encoder fits the index
+        if encoder is None:
+            from .embedding import OnnxEncoder
+
+            opened = searcher.encoder
+            if isinstance(opened, OnnxEncoder):
+                opened = OnnxEncoder(opened.folder, threads=ONNX_THREADS)
+            searcher.encoder = MemoEncoder(opened)
+        for part in ("passages", "vectors", "dense", "lexical"):
+            getattr(generation, part)
+        return searcher
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.cfg.index / store.MANIFEST).stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def check_reload(self) -> bool:
+        """Swap in the generation manifest.json names, if it is new; True when swapped."""
+        stamp = self._manifest_stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            manifest = store.read_manifest(self.cfg.index)
+            if manifest is None or manifest.generation == self.generation:
+                return False  # only stat data moved (a no-op `kzqa index`)
+            fresh = self._open(self.searcher)
+        except KzqaError as exc:
+            self.log(f"kzqa serve: cannot open the new index, still serving the old: {exc}")
+            return False
+        old, self.searcher = self.generation, fresh  # one assignment: atomic for readers
+        self.reloads += 1
+        self.log(f"kzqa serve: reloaded the index ({old} -> {self.generation})")
+        return True
+
+    def start_watching(self) -> None:
+        """Start the reload watcher and (unless warm=False) the memo warm-up."""
+
+        def loop() -> None:
+            while not self._stop.wait(self.poll):
+                try:
+                    self.check_reload()
+                except Exception:  # a bug here must not stop the server from answering
+                    self.log("kzqa serve: reload failed:\n" + traceback.format_exc())
+
+        self._threads.append(threading.Thread(target=loop, name="kzqa-reload", daemon=True))
+        if self.warm:
+            self._threads.append(threading.Thread(target=self._warm, name="kzqa-warm", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _warm(self) -> None:
+        """Embed every passage's sentences into the memo, at low priority, in the background.
+
+        Picking an answer sentence embeds the sentences of each passage a question brings up;
+        a cold server spends most of a request on that (bench/serve_load.py). The warm-up does
+        it ahead for the whole index, with its own single-threaded session, on a thread niced
+        to WARM_NICE so requests keep the CPU. A reload swaps the searcher: then it moves on
+        to the new generation's passages (the memo is keyed by text, so old work still counts).
+        """
+        from .embedding import OnnxEncoder
+
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)
+        except (OSError, AttributeError):  # not Linux: warm at normal priority
+            pass
+        done: set[str] = set()
+        while not self._stop.is_set():
+            searcher = self.searcher
+            memo = searcher.encoder
+            if searcher.manifest.generation in done or not isinstance(memo, MemoEncoder):
+                if self._stop.wait(self.poll):
+                    return
+                continue
+            self.warm_state = "running"
+            base = memo.encoder
+            encoder = OnnxEncoder(base.folder, threads=1) if isinstance(base, OnnxEncoder) else base
+            batch: list[str] = []
+            for p in searcher.generation.passages:
+                spans = list(p.sentences) or [(p.start_char, p.end_char)]
+                batch += [p.text[s - p.start_char : e - p.start_char] for s, e in spans]
+                if len(batch) >= WARM_BATCH:
+                    self.warmed += memo.warm(batch, encoder)
+                    batch = []
+                    if self._stop.is_set() or self.searcher is not searcher:
+                        break
+                    if len(memo) >= memo.entries:
+                        break  # full: requests' own misses take over from here
+            else:
+                self.warmed += memo.warm(batch, encoder)
+            if self.searcher is searcher and not self._stop.is_set():
+                done.add(searcher.manifest.generation)
+                self.warm_state = "done"
+                self.log(f"kzqa serve: memo warm: {len(memo)} sentence vectors")
+
+    def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
+        """One question, answered by the searcher live when it arrives."""
+        if not isinstance(question, str):
+            raise UsageError("give the question as q (a string)")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        kk = self.cfg.k if k is None else _integer("k", k)
+        if not 1 <= kk <= MAX_K:
+            raise UsageError(f"k must be between 1 and {MAX_K}, got {kk}")
+        if mode is not None and not isinstance(mode, str):
+            raise UsageError("mode must be a string")
+        searcher = self.searcher  # held for the whole request, even if a reload swaps it
+        return ask_json(searcher.search(question, kk, mode), self.cfg.corpus)
+
+    def status(self) -> dict[str, Any]:
+        from .status import index_status
+
+        info = index_status(self.cfg)
+        memo = self.searcher.encoder
+        info["server"] = {
+            "generation": self.generation,
+            "reloads": self.reloads,
+            "uptime_s": round(time.time() - self.started, 1),
+            "memo": {
+                "entries": len(memo),
+                "hits": memo.hits,
+                "misses": memo.misses,
+                "warmed": self.warmed,
+                "warm_up": self.warm_state,
+            }
+            if isinstance(memo, MemoEncoder)
+            else None,
+        }
+        return info
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise UsageError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise UsageError(f"{name} must be an integer, got {value!r}")
+
+
+class ClientError(Exception):
+    """A request the client can fix: its status and message."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a client sends many questions on one socket
+    server: Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for
+        # the client's delayed ACK of the headers: +40 ms on every keep-alive answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._respond(self._route("GET"))
+
+    def do_POST(self) -> None:
+        self._respond(self._route("POST"))
+
+    def do_PUT(self) -> None:
+        self._respond(self._route("PUT"))
+
+    def do_DELETE(self) -> None:
+        self._respond(self._route("DELETE"))
+
+    def _route(self, method: str) -> tuple[HTTPStatus, dict[str, Any]]:
+        service = self.server.service
+        try:
+            url = urlsplit(self.path)
+            routes = {
+                "/ask": ("GET", "POST"),
+                "/status": ("GET",),
+                "/healthz": ("GET",),
+            }
+            if url.path not in routes:
+                raise ClientError(HTTPStatus.NOT_FOUND, f"no such path: {url.path}")
+            if method not in routes[url.path]:
+                raise ClientError(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    f"{url.path} takes {' or '.join(routes[url.path])}",
+                )
+            body = self._body() if method == "POST" else None
+            if url.path == "/healthz":
+                return HTTPStatus.OK, {"ok": True, "generation": service.generation}
+            if url.path == "/status":
+                return HTTPStatus.OK, service.status()
+            args = self._ask_args(url.query) if body is None else _json_args(body)
+            return HTTPStatus.OK, service.ask(args.get("q"), args.get("k"), args.get("mode"))
+        except ClientError as exc:
+            return exc.status, {"error": exc.message}
+        except UsageError as exc:
+            return HTTPStatus.BAD_REQUEST, _error_json(exc)
+        except KzqaError as exc:  # the index is missing or damaged: not the client's fault
+            return HTTPStatus.SERVICE_UNAVAILABLE, _error_json(exc)
+        except Exception:
+            service.log("kzqa serve: internal error:\n" + traceback.format_exc())
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {
+                "error": "internal error (the traceback is in the server's log)"
+            }
+
+    def _ask_args(self, query: str) -> dict[str, Any]:
+        try:
+            raw = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=16)
+        except ValueError as exc:
+            raise ClientError(HTTPStatus.BAD_REQUEST, f"bad query string: {exc}") from None
+        repeated = [name for name, values in raw.items() if len(values) > 1]
+        if repeated:
+            raise ClientError(HTTPStatus.BAD_REQUEST, f"{repeated[0]} is given more than once")
+        args = {name: values[0] for name, values in raw.items()}
+        if "q" not in args:
+            raise ClientError(HTTPStatus.BAD_REQUEST, "give the question: /ask?q=…")
+        return args
+
+    def _body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise ClientError(HTTPStatus.LENGTH_REQUIRED, "POST needs a Content-Length")
+        try:
+            size = int(length)
+        except ValueError:
+            raise ClientError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
+        if size < 0:
+            raise ClientError(HTTPStatus.BAD_REQUEST, "bad Content-Length")
+        if size > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise ClientError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes"
+            )
+        return self.rfile.read(size)
+
+    def _respond(self, answer: tuple[HTTPStatus, dict[str, Any]]) -> None:
+        status, payload = answer
+        data = (dumps(payload) + "\n").encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (malformed request line, headers too long) as JSON too."""
+        self.close_connection = True
+        try:
+            status = HTTPStatus(code)
+        except ValueError:
+            status = HTTPStatus.BAD_REQUEST
+        self._respond((status, {"error": message or status.phrase}))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.log_requests:
+            self.server.service.log(f"kzqa serve: {self.address_string()} {format % args}")
+
+
+def _json_args(body: bytes) -> dict[str, Any]:
+    try:
+        args = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ClientError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+    if not isinstance(args, dict):
+        raise ClientError(HTTPStatus.BAD_REQUEST, 'the body must be a JSON object: {"q": "…"}')
+    unknown = sorted(set(args) - {"q", "question", "k", "mode"})
+    if unknown:
+        raise ClientError(HTTPStatus.BAD_REQUEST, f"unknown field '{unknown[0]}'")
+    if "question" in args:
+        args.setdefault("q", args.pop("question"))
+    if "q" not in args:
+        raise ClientError(HTTPStatus.BAD_REQUEST, 'give the question: {"q": "…"}')
+    return args
+
+
+def _error_json(exc: KzqaError) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": exc.message}
+    if exc.hint:
+        out["hint"] = exc.hint
+    return out
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # a client that keeps its socket open does not block shutdown
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], service: Service, log_requests: bool) -> None:
+        super().__init__(address, Handler)
+        self.service = service
+        self.log_requests = log_requests
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.service.start_watching()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self.service.stop_watching()
+
+
+def make_server(
+    cfg: Config,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    log: Log = _stderr,
+    log_requests: bool = False,
+    warm: bool = True,
+) -> Server:
+    """Open the index and bind; call serve_forever() on the result (port 0: any free port)."""
+    service = Service(cfg, log, warm=warm)
+    try:
+        return Server((host, port), service, log_requests)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or stop what holds this one",
+        ) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,143 @@
+"""ann.py: the index type follows the corpus size; each kind agrees with exact NumPy search."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kzqa import ann
+from kzqa.config import Config, load_config
+from kzqa.errors import ConfigError
+
+DIM = 384
+
+
+def clustered(n: int, seed: int, centres: int = 50) -> np.ndarray:
+    """Normalized points around random centres: neighbourhoods like a real corpus's."""
+    rng = np.random.default_rng(seed)
+    base = np.random.default_rng(0).standard_normal((centres, DIM)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    noise = 0.04 * rng.standard_normal((n, DIM), dtype=np.float32)  # cosine to centre ~0.8
+    points = base[rng.integers(0, centres, n)] + noise
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> list[list[int]]:
+    scores = queries @ vectors.T
+    return [list(np.argsort(-row, kind="stable")[:k]) for row in scores]
+
+
+def recall(index: object, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
+    got = ann.search(index, queries, k)
+    want = exact_top(vectors, queries, k)
+    return float(
+        np.mean([len({i for i, _ in g} & set(w)) / k for g, w in zip(got, want, strict=True)])
+    )
+
+
+def test_flat_equals_numpy_brute_force() -> None:
+    vectors, queries = clustered(2_000, 1), clustered(20, 2)
+    index = ann.build(vectors, ann.IndexParams("flat"))
+    for q, found, want in zip(
+        queries, ann.search(index, queries, 10), exact_top(vectors, queries, 10), strict=True
+    ):
+        assert [i for i, _ in found] == want
+        assert np.allclose([s for _, s in found], vectors[want] @ q, atol=1e-5)
+
+
+def test_search_never_asks_for_more_than_the_index_holds() -> None:
+    vectors = clustered(3, 1)
+    index = ann.build(vectors, ann.IndexParams("flat"))
+    assert [len(r) for r in ann.search(index, vectors[:2], 10)] == [3, 3]
+    empty = ann.build(np.zeros((0, DIM), dtype=np.float32), ann.IndexParams("flat"))
+    assert ann.search(empty, vectors[:1], 5) == [[]]
+
+
+def test_the_index_type_follows_the_corpus_size() -> None:
+    cfg = replace(Config(), ann_threshold=1_000)
+    assert ann.choose_params(999, cfg).kind == "flat"
+    hnsw = ann.choose_params(1_000, cfg)
+    assert hnsw == ann.IndexParams("hnsw", m=32, ef_construction=80, ef_search=128)
+    ivf = replace(cfg, ann_kind="ivfpq")
+    assert ann.choose_params(5_000, ivf).kind == "flat"  # too few to train PQ codebooks
+    params = ann.choose_params(1_000_000, ivf)
+    assert (params.kind, params.nlist, params.nprobe, params.pq_m) == ("ivfpq", 1024, 64, 48)
+    assert ann.choose_params(1_000_000, replace(ivf, ivf_nlist=1024)).nlist == 1024
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        ann.IndexParams("flat"),
+        ann.IndexParams("hnsw", m=16, ef_construction=40, ef_search=64),
+        ann.IndexParams("ivfpq", nlist=64, nprobe=8, pq_m=48, rerank=10),
+    ],
+)
+def test_params_survive_the_manifest(params: ann.IndexParams) -> None:
+    import json
+
+    assert ann.IndexParams.from_dict(json.loads(json.dumps(params.as_dict()))) == params
+
+
+def test_hnsw_finds_the_exact_neighbours(tmp_path: Path) -> None:
+    vectors, queries = clustered(5_000, 3), clustered(50, 4)
+    params = ann.IndexParams("hnsw", m=32, ef_construction=80, ef_search=128)
+    ann.write(ann.build(vectors, params), tmp_path / "dense.faiss")
+    index = ann.read(tmp_path / "dense.faiss", params)
+    assert index.hnsw.efSearch == 128  # from the manifest, not FAISS's default of 16
+    assert recall(index, vectors, queries) >= 0.95
+
+
+def test_ivfpq_reranks_with_the_exact_vectors(tmp_path: Path) -> None:
+    vectors, queries = clustered(12_000, 5), clustered(50, 6)
+    params = ann.IndexParams("ivfpq", nlist=64, nprobe=16, pq_m=48, rerank=20)
+    np.save(tmp_path / ann.VECTORS, vectors)
+    ann.write(ann.build(vectors, params), tmp_path / "dense.faiss")
+    index = ann.read(tmp_path / "dense.faiss", params)
+    assert index.ntotal == 12_000 and index.d == DIM
+    assert recall(index, vectors, queries) >= 0.95
+    # Scores are exact cosines, not PQ estimates.
+    for q, found in zip(queries, ann.search(index, queries, 5), strict=True):
+        assert np.allclose([s for _, s in found], vectors[[i for i, _ in found]] @ q, atol=1e-5)
+    # PQ alone ranks worse: the rerank is what brings recall up.
+    bare = ann.read(tmp_path / "dense.faiss", replace(params, rerank=1))
+    assert recall(bare, vectors, queries) < recall(index, vectors, queries)
+
+
+def test_pq_m_must_divide_the_dimension() -> None:
+    with pytest.raises(ConfigError, match="ann.pq_m"):
+        ann.build(clustered(12_000, 7), ann.IndexParams("ivfpq", nlist=64, nprobe=8, pq_m=50))
+
+
+def test_ann_config_section_is_validated(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "kzqa.yaml"
+    cfg_file.write_text("ann:\n  kind: ivfpq\n  threshold: 50000\n  ivf_nprobe: 32\n")
+    cfg = load_config(cfg_file)
+    assert (cfg.ann_kind, cfg.ann_threshold, cfg.ivf_nprobe) == ("ivfpq", 50_000, 32)
+    cfg_file.write_text("ann:\n  kind: annoy\n")
+    with pytest.raises(ConfigError, match="ann.kind"):
+        load_config(cfg_file)
+    cfg_file.write_text("ann:\n  ivf_nprobe: 0\n")
+    with pytest.raises(ConfigError, match="ann.ivf_nprobe"):
+        load_config(cfg_file)
+
+
+def test_a_built_index_records_its_type(tmp_path: Path, fake_embedder) -> None:
+    from kzqa.build import build_index
+    from kzqa.store import read_manifest
+
+    (tmp_path / "corpus").mkdir()
+    for n in range(12):
+        (tmp_path / "corpus" / f"d{n}.txt").write_text(f"Document {n} talks about topic {n}.\n")
+    cfg = replace(
+        load_config(None, tmp_path / "corpus", tmp_path / "index"),
+        ann_threshold=5,
+        hnsw_ef_search=77,
+    )
+    build_index(cfg, embedder=fake_embedder)
+    manifest = read_manifest(cfg.index)
+    assert manifest is not None
+    assert manifest.index_type == {"kind": "hnsw", "m": 32, "ef_construction": 80, "ef_search": 77}

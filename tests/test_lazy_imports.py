@@ -1,0 +1,73 @@
+"""The query path never imports torch, transformers or sentence-transformers (issue 5).
+
+Each command runs in a fresh interpreter on a built index; afterwards sys.modules must hold
+none of the heavy libraries. `ask` really answers (exit 0, a hit), so the check is not vacuous.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "transformers", "sentence_transformers")
+PROBE = """
+import json, sys
+from kzqa.cli import app
+code = 0
+try:
+    app(sys.argv[1:], prog_name="kzqa")
+except SystemExit as exc:
+    code = exc.code or 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
+"""
+
+
+def run_probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], report["heavy"], done.stdout
+
+
+@pytest.mark.slow
+def test_ask_answers_without_importing_torch(real_project: Path) -> None:
+    code, heavy, out = run_probe(
+        ["ask", "How many Luban Workshops has Kazakhstan hosted?", "--json"], real_project
+    )
+    assert code == 0
+    assert "three Luban Workshops" in json.loads(out)["results"][0]["text"]
+    assert heavy == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args", [["status"], ["verify"], ["--help"], ["ask", "--help"], ["serve", "--help"]]
+)
+def test_other_query_commands_never_import_torch(real_project: Path, args: list[str]) -> None:
+    code, heavy, _ = run_probe(args, real_project)
+    assert code == 0
+    assert heavy == []
+
+
+def test_the_probe_sees_heavy_imports(tmp_path: Path) -> None:
+    """The guard itself works: a process holding torch (a stand-in, for speed) is caught."""
+    stand_in = "import sys, types\nsys.modules['torch'] = types.ModuleType('torch')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", stand_in + PROBE.format(heavy=set(HEAVY)), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert "torch" in report["heavy"]

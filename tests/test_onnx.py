@@ -1,0 +1,87 @@
+"""The ONNX question encoder gives the vectors sentence-transformers gives (issue 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kzqa import ann, store
+from kzqa.config import load_config
+from kzqa.embedding import OnnxEncoder, SentenceTransformerEmbedder, resolve_model
+
+pytestmark = pytest.mark.slow
+
+# The article's questions (the ones tests/test_e2e.py answers, and a few more), plus texts of
+# other shapes: very short, very long (over the model's window), non-ASCII, mixed case.
+QUESTIONS = [
+    "How many Luban Workshops has Kazakhstan hosted?",
+    "Which Chinese universities opened branches in Kazakhstan?",
+    "Where was the Study in Kazakhstan education fair held?",
+    "How many dual-degree programs have Kazakh universities launched?",
+    "What did Kazakhstan declare 2025 to be?",
+    "What did the heads of state agree to establish in June?",
+    "How much has Kazakhstan increased its investment in education and science?",
+    "Who is the ambassador of Kazakhstan to China?",
+    "How many Kazakh students study in China?",
+    "What is the capital of France?",
+]
+ODD_TEXTS = [
+    "Luban",
+    "Алматы — крупнейший город Казахстана; 哈萨克斯坦 is Kazakhstan in Chinese.",
+    "WHAT did THE Heads OF State agree TO?",
+    " ".join(["The university opened a new branch campus in Astana."] * 60),  # > 256 tokens
+]
+
+
+@pytest.fixture(scope="module")
+def article(built_index: Path) -> tuple[store.Generation, OnnxEncoder, SentenceTransformerEmbedder]:
+    cfg = load_config(None, built_index / "corpus", built_index / "index")
+    generation = store.open_generation(cfg.index)
+    assert generation is not None and generation.manifest.onnx
+    onnx = OnnxEncoder(cfg.index / generation.manifest.onnx)
+    reference = SentenceTransformerEmbedder(resolve_model(cfg.model))
+    return generation, onnx, reference
+
+
+def test_onnx_vectors_match_sentence_transformers(article) -> None:
+    generation, onnx, reference = article
+    passages = [p.text for p in generation.passages]
+    sentences = [
+        p.text[s - p.start_char : e - p.start_char]
+        for p in generation.passages
+        for s, e in p.sentences
+    ]
+    texts = QUESTIONS + ODD_TEXTS + passages + sentences
+    got, want = onnx.embed(texts), reference.embed(texts)
+    assert got.shape == want.shape == (len(texts), reference.dimension)
+    cosines = np.sum(got * want, axis=1)  # both are normalized
+    assert cosines.min() >= 0.9999, texts[int(cosines.argmin())]
+    # The stored document vectors were made by sentence-transformers at build time.
+    assert np.sum(onnx.embed(passages) * generation.vectors, axis=1).min() >= 0.9999
+
+
+def test_onnx_is_independent_of_batching(article) -> None:
+    _, onnx, _ = article
+    texts = QUESTIONS + ODD_TEXTS
+    together = onnx.embed(texts)
+    alone = np.vstack([onnx.embed([t]) for t in texts])
+    assert np.sum(together * alone, axis=1).min() >= 0.9999
+
+
+def test_onnx_gives_the_same_top10_as_sentence_transformers(article) -> None:
+    generation, onnx, reference = article
+    got = ann.search(generation.dense, onnx.embed(QUESTIONS), 10)
+    want = ann.search(generation.dense, reference.embed(QUESTIONS), 10)
+    for question, g, w in zip(QUESTIONS, got, want, strict=True):
+        assert len(g) == 10
+        assert [i for i, _ in g] == [i for i, _ in w], question
+        assert np.allclose([s for _, s in g], [s for _, s in w], atol=1e-4), question
+
+
+def test_onnx_encoder_refuses_a_folder_without_an_export(tmp_path: Path) -> None:
+    from kzqa.errors import ModelError
+
+    with pytest.raises(ModelError):
+        OnnxEncoder(tmp_path)

@@ -1,0 +1,222 @@
+"""`kzqa serve`: the JSON of `kzqa ask --json`, JSON errors, reloads without dropped requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kzqa.cli import app
+from kzqa.config import load_config
+from kzqa.server import MemoEncoder, Server, is_loopback, make_server
+
+QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
+runner = CliRunner()
+
+
+@contextmanager
+def running(warm: bool) -> Iterator[Server]:
+    logged: list[str] = []
+    srv = make_server(load_config(None), port=0, log=logged.append, warm=warm)
+    srv.logged = logged  # type: ignore[attr-defined]
+    srv.service.poll = 0.05
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(real_project: Path) -> Iterator[Server]:
+    with running(warm=False) as srv:  # a cold memo, so tests can count what it embeds
+        yield srv
+
+
+def call(
+    srv: Server, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, dict]:
+    host, port = srv.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        raw = response.read()
+        assert response.getheader("Content-Type", "").startswith("application/json")
+        return response.status, json.loads(raw)
+    finally:
+        conn.close()
+
+
+def get(srv: Server, path: str, **params: object) -> tuple[int, dict]:
+    return call(srv, "GET", path + ("?" + urllib.parse.urlencode(params) if params else ""))
+
+
+def cli_json(*args: str) -> dict:
+    result = runner.invoke(app, ["ask", *args, "--json", "--no-update"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
+    status, got = get(server, "/ask", q=QUESTION, k=3)
+    assert status == 200
+    assert got == cli_json(QUESTION, "-k", "3")
+    assert "three Luban Workshops" in got["results"][0]["text"]
+    status, posted = call(server, "POST", "/ask", json.dumps({"q": QUESTION, "k": 3}).encode())
+    assert (status, posted) == (200, got)
+    status, dense = get(server, "/ask", q=QUESTION, k=2, mode="dense")
+    assert (status, dense) == (200, cli_json(QUESTION, "-k", "2", "--mode", "dense"))
+
+
+@pytest.mark.slow
+def test_the_sentence_memo_changes_no_answer(server: Server) -> None:
+    first = get(server, "/ask", q=QUESTION)
+    memo = server.service.searcher.encoder
+    assert isinstance(memo, MemoEncoder) and memo.misses > 0 and memo.hits == 0
+    assert get(server, "/ask", q=QUESTION) == first
+    assert memo.hits > 0
+    assert first[1] == cli_json(QUESTION)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "says"),
+    [
+        ("GET", "/ask?q=", None, 400, "empty"),
+        ("GET", "/ask", None, 400, "give the question"),
+        ("GET", "/ask?q=hi&k=0", None, 400, "k must be"),
+        ("GET", "/ask?q=hi&k=abc", None, 400, "integer"),
+        ("GET", "/ask?q=hi&k=100000", None, 400, "k must be"),
+        ("GET", "/ask?q=hi&mode=magic", None, 400, "unknown mode"),
+        ("GET", "/ask?q=a&q=b", None, 400, "more than once"),
+        ("GET", "/ask?q=" + "x" * 3000, None, 400, "longer than"),
+        ("POST", "/ask", b"not json", 400, "not JSON"),
+        ("POST", "/ask", b"[1, 2]", 400, "JSON object"),
+        ("POST", "/ask", b'{"k": 3}', 400, "give the question"),
+        ("POST", "/ask", b'{"q": 42}', 400, "string"),
+        ("POST", "/ask", b'{"q": "hi", "k": true}', 400, "integer"),
+        ("POST", "/ask", b'{"q": "hi", "extra": 1}', 400, "unknown field"),
+        ("POST", "/ask", b"\xff\xfe", 400, "not JSON"),
+        ("POST", "/ask", b"x" * 70_000, 413, "over"),
+        ("GET", "/nowhere", None, 404, "no such path"),
+        ("POST", "/status", b"{}", 405, "takes GET"),
+        ("DELETE", "/ask", None, 405, "takes GET or POST"),
+        ("PATCH", "/ask", None, 501, "Unsupported method"),
+    ],
+)
+def test_bad_requests_get_a_4xx_json_error(
+    server: Server, method: str, path: str, body: bytes | None, status: int, says: str
+) -> None:
+    got_status, got = call(server, method, path, body)
+    assert got_status == status
+    assert says in got["error"]
+    assert "Traceback" not in json.dumps(got)
+    assert not any("internal error" in line for line in server.logged)  # type: ignore[attr-defined]
+    assert get(server, "/healthz")[0] == 200  # and the server still answers
+
+
+@pytest.mark.slow
+def test_healthz_and_status(server: Server) -> None:
+    status, health = get(server, "/healthz")
+    assert status == 200 and health["ok"] is True
+    assert health["generation"].startswith("gen-")
+    status, info = get(server, "/status")
+    assert status == 200
+    assert info["passages"] > 0 and info["up_to_date"] is True
+    assert info["server"]["generation"] == health["generation"]
+
+
+@pytest.mark.slow
+def test_reindex_is_picked_up_without_dropping_requests(server: Server, real_project: Path) -> None:
+    from kzqa.build import build_index
+
+    before = get(server, "/healthz")[1]["generation"]
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set() and len(statuses) < 500:
+            statuses.append(get(server, "/ask", q=QUESTION, k=1)[0])
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        article = next((real_project / "corpus").iterdir())
+        with article.open("a", encoding="utf-8") as fh:
+            fh.write("\nThe oldest camel in Almaty is called Zhuldyz and is forty years old.\n")
+        build_index(load_config(None))
+        deadline = time.monotonic() + 30
+        while get(server, "/healthz")[1]["generation"] == before:
+            assert time.monotonic() < deadline, "the server never picked up the new index"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert statuses and set(statuses) == {200}
+    status, got = get(server, "/ask", q="What is the oldest camel in Almaty called?", k=1)
+    assert status == 200 and "Zhuldyz" in got["results"][0]["text"]
+    assert server.service.reloads == 1
+    assert get(server, "/status")[1]["server"]["reloads"] == 1
+
+
+def test_serve_without_an_index_exits_with_the_index_code(project: Path) -> None:
+    result = runner.invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code == 5
+    assert "no index" in result.stderr and "kzqa index" in result.stderr
+
+
+def test_default_bind_is_loopback() -> None:
+    import inspect
+
+    from kzqa import cli, server
+
+    assert inspect.signature(server.make_server).parameters["host"].default == "127.0.0.1"
+    assert inspect.signature(cli.serve).parameters["host"].default == "127.0.0.1"
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+@pytest.mark.slow
+def test_concurrent_requests_get_the_answers_sequential_ones_get(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        QUESTION,
+        "Who is the ambassador of Kazakhstan to China?",
+        "Where was the Study in Kazakhstan education fair held?",
+        "What did Kazakhstan declare 2025 to be?",
+    ]
+    sequential = {q: get(server, "/ask", q=q, k=3) for q in questions}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: get(server, "/ask", q=q, k=3), questions * 4))
+    assert together == [sequential[q] for q in questions * 4]
+
+
+@pytest.mark.slow
+def test_the_warm_up_fills_the_memo_and_changes_no_answer(real_project: Path) -> None:
+    want = cli_json(QUESTION)
+    with running(warm=True) as srv:
+        deadline = time.monotonic() + 60
+        while not any("memo warm" in line for line in srv.logged):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the warm-up never finished"
+            time.sleep(0.05)
+        memo = srv.service.searcher.encoder
+        assert isinstance(memo, MemoEncoder)
+        sentences = sum(len(p.sentences) or 1 for p in srv.service.searcher.generation.passages)
+        assert srv.service.warmed == len(memo) <= sentences
+        assert get(srv, "/status")[1]["server"]["memo"]["warmed"] == srv.service.warmed
+        assert get(srv, "/ask", q=QUESTION) == (200, want)
+        assert memo.misses == 1  # the question; every sentence came from the memo
