@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 LANGUAGE = "english"
+# BM25 saturation and length normalization, chosen on the eval data (BENCHMARKS.md, issue 4):
+# passages are short and of similar length, so a strong length penalty (bm25s's b=0.75)
+# mostly rewards title-only and caption passages.
+K1 = 0.9
+B = 0.4
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+# bm25s's English stopwords (bm25s.stopwords.STOPWORDS_EN, Lucene's list), copied so the query
+# path need not import bm25s; tests/test_lexical.py checks the two lists are equal.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -19,16 +30,9 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer(LANGUAGE)
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
 def content_stems(text: str) -> set[str]:
     """Stemmed words of text without stopwords, as BM25 sees them."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     return set(_stemmer().stemWords(words))
 
 
@@ -42,29 +46,78 @@ def build(texts: Sequence[str], folder: Path) -> None:
     """Index passage texts (row i = passage i) and save into folder (numpy + JSON, no pickle)."""
     import bm25s
 
-    retriever = bm25s.BM25()
+    retriever = bm25s.BM25(k1=K1, b=B)
     retriever.index(tokenize(texts), show_progress=False)
     retriever.save(str(folder), show_progress=False)
 
 
-class Lexical:
-    def __init__(self, folder: Path) -> None:
-        import bm25s
+def params_match(folder: Path) -> bool:
+    """Whether the BM25 index in folder was built with this version's K1 and B."""
+    import json
 
-        self.retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-        self.size = int(self.retriever.scores["num_docs"])
+    try:
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(params.get("k1") == K1 and params.get("b") == B)
+
+
+class Lexical:
+    """Answers queries from a saved bm25s index with numpy alone.
+
+    bm25s stores each term's precomputed BM25 contribution per passage as a sparse column
+    (CSC: data / indices / indptr); a query's scores are the sum of its terms' columns. Reading
+    them directly keeps bm25s and scipy (0.2 s to import, and a thread pool per call) off the
+    query path; tests/test_lexical.py checks the results equal bm25s's own retrieve().
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import json
+
+        import numpy as np
+
+        self.data = np.load(folder / "data.csc.index.npy", allow_pickle=False)
+        self.indices = np.load(folder / "indices.csc.index.npy", allow_pickle=False)
+        self.indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
+        self.vocab: dict[str, int] = json.loads(
+            (folder / "vocab.index.json").read_text(encoding="utf-8")
+        )
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        self.size = int(params["num_docs"])
+        self.columns = len(self.indptr) - 1  # terms with a column (bm25s also keeps "")
+        if len(self.data) != len(self.indices) or self.indptr[-1] != len(self.data):
+            raise ValueError(f"inconsistent BM25 arrays in {folder}")
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """Top-k (passage row, BM25 score) with a positive score, best first."""
-        import bm25s
+        return self.search_many([question], k)[0]
+
+    def search_many(self, questions: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
+        import numpy as np
 
         k = min(k, self.size)
-        query = bm25s.tokenize(
-            [question], stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
-        )[0]
-        # Terms the corpus never saw would make bm25s fail; they score zero anyway.
-        query = [t for t in query if t in self.retriever.vocab_dict]
-        if not query or k <= 0:
-            return []
-        ids, scores = self.retriever.retrieve([query], k=k, show_progress=False)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+        out: list[list[tuple[int, float]]] = []
+        for terms in tokenize_queries(questions):
+            # Terms the corpus never saw score zero; a repeated term counts again, as in bm25s.
+            ids = [self.vocab[t] for t in terms if self.vocab.get(t, self.columns) < self.columns]
+            if k <= 0 or not ids:
+                out.append([])
+                continue
+            scores = np.zeros(self.size, dtype=np.float32)
+            for t in ids:
+                lo, hi = self.indptr[t], self.indptr[t + 1]
+                scores[self.indices[lo:hi]] += self.data[lo:hi]
+            top = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
+            ranked = sorted(
+                ((int(i), float(scores[i])) for i in top if scores[i] > 0),
+                key=lambda item: (-item[1], item[0]),
+            )
+            out.append(ranked)
+        return out
+
+
+def tokenize_queries(questions: Sequence[str]) -> list[list[str]]:
+    """Questions as BM25 terms, exactly as bm25s.tokenize makes them (lowercase, its token
+    pattern, its English stopwords, then Snowball stems), without importing bm25s."""
+    stem = _stemmer().stemWord
+    return [[stem(w) for w in _WORD.findall(q.lower()) if w not in STOPWORDS] for q in questions]
