@@ -94,3 +94,11 @@ def test_markdown_front_matter_is_not_a_passage() -> None:
     passages = chunk_document(doc(text, "markdown"), words)
     assert [p.text for p in passages] == ["Body sentence one. Body sentence two."]
     assert passages[0].start_line == 5
+
+
+def test_a_title_joins_the_first_piece_of_the_long_paragraph_it_heads() -> None:
+    body = " ".join(f"Sentence {i} of the abstract has eight words." for i in range(30))
+    passages = chunk_document(doc(f"Short title\n\n{body}"), words, ChunkSettings(100, 50, 10))
+    assert passages[0].text.startswith("Short title\n\nSentence 0 ")
+    assert all(len(p.text.split()) <= 100 - 2 for p in passages)
+    assert len(passages) > 4

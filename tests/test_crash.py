@@ -32,7 +32,7 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
     build = subprocess.Popen(
         [*KZQA, "index"], cwd=real_project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    journal = index / f"journal-{before.fingerprint}.bin"
+    journal = index / f"journal-{before.model_fingerprint}.bin"
     record = HASH_BYTES + 4 * before.dimension
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and build.poll() is None:

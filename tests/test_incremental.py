@@ -103,11 +103,18 @@ def test_model_or_chunking_change_rebuilds_and_says_why(cfg: Config, fake_embedd
     first = build_index(cfg, embedder=fake_embedder)
     fake_embedder.fingerprint = "fake-v2"
     report = build_index(cfg, embedder=fake_embedder)
-    assert report.rebuilt.startswith("the model or chunking settings changed")
+    assert report.rebuilt.startswith("the model changed (index: fake fake-v1")
     assert report.passages_embedded == first.passages_total
-    report = build_index(replace(cfg, pack_tokens=64), embedder=fake_embedder)
-    assert report.rebuilt.startswith("the model or chunking settings changed")
-    assert build_index(cfg, full=True, embedder=fake_embedder).rebuilt == "--full"
+    # New chunking re-chunks every file; passages whose text is unchanged keep their vectors.
+    smaller = replace(cfg, pack_tokens=20, min_tokens=4)
+    report = build_index(smaller, embedder=fake_embedder)
+    assert report.rebuilt.startswith("the chunking settings changed")
+    gen = store.open_generation(cfg.index)
+    assert gen.manifest.chunking["pack_tokens"] == 20
+    assert report.passages_total > first.passages_total
+    assert 0 < report.passages_embedded < report.passages_total
+    assert report.passages_reused > 0
+    assert build_index(smaller, full=True, embedder=fake_embedder).rebuilt == "--full"
 
 
 def test_old_generations_are_pruned(cfg: Config, fake_embedder) -> None:

@@ -8,7 +8,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +99,56 @@ def _build_locked(
     settings = chunk_settings(cfg)
     fingerprint = index_fingerprint(embedder.fingerprint, settings)
     report = BuildReport(warnings=list(scan.warnings))
-    previous, report.rebuilt = _previous(cfg.index, fingerprint, full)
+    previous, report.rebuilt = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
+    rechunk = report.rebuilt is not None
 
+    old_files = previous.manifest.files if previous else {}
+    files, passages = _diff_corpus(scan, previous, embedder, settings, report, rechunk)
+    if not files:
+        raise CorpusError(
+            f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
+        )
+
+    nothing_changed = (
+        previous is not None
+        and not report.rebuilt
+        and not report.added
+        and not report.changed
+        and not report.removed
+        and not report.renamed
+        # BM25 settings changed: write a new generation (vectors are reused, not re-embedded)
+        and lexical.params_match(previous.folder / store.BM25)
+    )
+    if nothing_changed:
+        assert previous is not None
+        onnx = _ensure_onnx(cfg.index, embedder)
+        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
+        if files != old_files or onnx != previous.manifest.onnx:
+            previous.manifest.files, previous.manifest.onnx = files, onnx
+            store.write_text_atomic(cfg.index / store.MANIFEST, previous.manifest.to_json())
+        return report
+
+    vectors = _vectors_for(cfg.index, passages, previous, embedder, report, progress)
+    name = _commit_generation(cfg, embedder, settings, fingerprint, passages, vectors, files)
+    report.committed = True
+    journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
+    store.prune(cfg.index, name)
+    return report
+
+
+def _diff_corpus(
+    scan: Scan,
+    previous: store.Generation | None,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    report: BuildReport,
+    rechunk: bool = False,
+) -> tuple[dict[str, dict[str, Any]], list[Passage]]:
+    """The new manifest's files and passages; only new or edited files are read and chunked
+    (all of them when `rechunk`, after a chunking change).
+
+    Fills the report's added / changed / removed / unchanged / renamed lists.
+    """
     old_files = previous.manifest.files if previous else {}
     old_by_path: dict[str, list[Passage]] = {}
     if previous:
@@ -113,7 +161,11 @@ def _build_locked(
     passages: list[Passage] = []
     for entry in scan.files:
         old = old_files.get(entry.path)
-        if old and old["size"] == entry.size and old["mtime_ns"] == entry.mtime_ns:
+        same_stat = old is not None and (old["size"], old["mtime_ns"]) == (
+            entry.size,
+            entry.mtime_ns,
+        )
+        if old is not None and same_stat and not rechunk:
             files[entry.path] = dict(old)
             passages += old_by_path.get(entry.path, [])
             report.unchanged.append(entry.path)
@@ -123,59 +175,50 @@ def _build_locked(
         if doc is None:
             continue
         meta = _file_meta(entry, doc.sha256, doc.kind, doc.title, doc.published)
+        chunks = chunk_document(doc, embedder.count_tokens, settings) if rechunk else None
         if old and old["sha256"] == doc.sha256:  # touched, not edited
             files[entry.path] = {**old, **meta}
-            passages += old_by_path.get(entry.path, [])
+            passages += chunks if chunks is not None else old_by_path.get(entry.path, [])
             report.unchanged.append(entry.path)
             continue
         moved_from = None if old else removed_by_hash.pop(doc.sha256, None)
         if moved_from is not None:
             files[entry.path] = {**old_files[moved_from], **meta}
-            passages += [_moved(p, entry.path) for p in old_by_path.get(moved_from, [])]
+            moved = [replace(p, path=entry.path) for p in old_by_path.get(moved_from, [])]
+            passages += chunks if chunks is not None else moved
             report.renamed.append((moved_from, entry.path))
             continue
-        chunks = chunk_document(doc, embedder.count_tokens, settings)
         files[entry.path] = meta
-        passages += chunks
+        passages += (
+            chunks if chunks is not None else chunk_document(doc, embedder.count_tokens, settings)
+        )
         (report.changed if old else report.added).append(entry.path)
     report.removed = sorted(
         p for p in old_files if p not in files and p not in {a for a, _ in report.renamed}
     )
-    if not files:
-        raise CorpusError(
-            f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
-        )
     counts = Counter(p.path for p in passages)
     for path, meta in files.items():
         meta["passages"] = counts[path]
     report.documents = len(files)
     report.passages_total = len(passages)
+    return files, passages
 
-    nothing_changed = (
-        previous is not None
-        and not report.rebuilt
-        and not report.added
-        and not report.changed
-        and not report.removed
-        and not report.renamed
-    )
-    if nothing_changed:
-        assert previous is not None
-        onnx = _ensure_onnx(cfg.index, embedder)
-        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
-        if files != old_files or onnx != previous.manifest.onnx:
-            previous.manifest.files, previous.manifest.onnx = files, onnx
-            store.write_text_atomic(cfg.index / store.MANIFEST, previous.manifest.to_json())
-        return report
 
-    vectors = _vectors_for(cfg.index, fingerprint, passages, previous, embedder, report, progress)
-    params = ann.choose_params(
-        len(passages), cfg.ann_threshold, cfg.hnsw_m, cfg.hnsw_ef_construction, cfg.hnsw_ef_search
-    )
+def _commit_generation(
+    cfg: Config,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    fingerprint: str,
+    passages: list[Passage],
+    vectors: np.ndarray,
+    files: dict[str, dict[str, Any]],
+) -> str:
+    """Write every part of a new generation, then make it live (see store.commit)."""
+    import numpy as np
+
+    params = ann.choose_params(len(passages), cfg)
     name, staging = store.new_generation(cfg.index)
     try:
-        import numpy as np
-
         np.save(staging / store.VECTORS, vectors, allow_pickle=False)
         ann.write(ann.build(vectors, params), staging / store.DENSE)
         (staging / store.BM25).mkdir()
@@ -201,31 +244,38 @@ def _build_locked(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report.committed = True
-    journal_path(cfg.index, fingerprint).unlink(missing_ok=True)
-    store.prune(cfg.index, name)
-    return report
+    return name
 
 
 def _previous(
-    index_dir: Path, fingerprint: str, full: bool
+    index_dir: Path, fingerprint: str, model_fingerprint: str, full: bool
 ) -> tuple[store.Generation | None, str | None]:
-    """The live generation to build on, or why everything must be rebuilt."""
+    """The live generation to build on, and why everything must be re-chunked (if it must).
+
+    After a chunking change the previous generation is still returned: its vectors are
+    reused for every passage whose text comes out the same.
+    """
     if full:
         return None, "--full"
     try:
         previous = store.open_generation(index_dir)
         if previous is None:
             return None, "no index yet"
-        if previous.manifest.fingerprint != fingerprint:
+        old = previous.manifest
+        if old.model_fingerprint != model_fingerprint:
             return None, (
-                "the model or chunking settings changed "
-                f"(index {previous.manifest.fingerprint}, settings {fingerprint})"
+                f"the model changed (index: {old.model} {old.model_fingerprint}, "
+                f"settings: {model_fingerprint})"
             )
         damaged = previous.damaged_files()
         if damaged:
             return None, f"the index was unreadable ({', '.join(damaged)} damaged)"
         previous.passages  # noqa: B018 - load now so damage is found here, not later
+        if old.fingerprint != fingerprint:
+            return previous, (
+                f"the chunking settings changed (index: {old.chunking}); "
+                "unchanged passage texts keep their vectors"
+            )
         return previous, None
     except Exception as exc:  # damage of any kind: rebuild rather than fail
         return None, f"the index was unreadable ({exc})"
@@ -245,15 +295,8 @@ def _file_meta(
     }
 
 
-def _moved(p: Passage, path: str) -> Passage:
-    from dataclasses import replace
-
-    return replace(p, path=path)
-
-
 def _vectors_for(
     index_dir: Path,
-    fingerprint: str,
     passages: list[Passage],
     previous: store.Generation | None,
     embedder: Embedder,
@@ -267,7 +310,7 @@ def _vectors_for(
     if previous is not None:
         old = previous.vectors
         known = {p.hash: old[i] for i, p in enumerate(previous.passages)}
-    journal = journal_path(index_dir, fingerprint)
+    journal = journal_path(index_dir, embedder.fingerprint)
     known.update(read_journal(journal, embedder.dimension))
     missing: dict[str, str] = {}
     for p in passages:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from .corpus import front_matter_end
 from .records import Document, Passage
 
-CHUNKER_VERSION = 1  # bump when passage boundaries change: it is part of the index fingerprint
+CHUNKER_VERSION = 2  # bump when passage boundaries change: it is part of the index fingerprint
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] take two places of the model's window
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -183,7 +184,8 @@ class _Unit:
     end: int
     tokens: int
     sentences: list[tuple[int, int]]
-    packable: bool  # a whole paragraph that may share a passage with its neighbours
+    whole: bool  # a whole paragraph (not a piece of a cut one)
+    alone: bool = False  # a repeated paragraph: always its own passage
 
 
 def chunk_document(
@@ -209,36 +211,48 @@ def chunk_document(
         if sum(tokens) <= budget:
             # A repeated paragraph (a caption printed twice) stands alone, so the two
             # copies make identical passages that retrieval can fold into one.
-            units.append(_Unit(p_start, p_end, sum(tokens), spans, packable=not repeated))
+            units.append(_Unit(p_start, p_end, sum(tokens), spans, whole=True, alone=repeated))
             continue
         group: list[tuple[int, int]] = []
         size = 0
         for span, n in zip(spans, tokens, strict=True):
             if group and size + n > budget:
-                units.append(_Unit(group[0][0], group[-1][1], size, group, packable=False))
+                units.append(_Unit(group[0][0], group[-1][1], size, group, whole=False))
                 group, size = [], 0
             group.append(span)
             size += n
-        units.append(_Unit(group[0][0], group[-1][1], size, group, packable=False))
+        units.append(_Unit(group[0][0], group[-1][1], size, group, whole=False))
 
     packed: list[_Unit] = []
     for unit in units:
         last = packed[-1] if packed else None
-        if (
-            last is not None
-            and last.packable
-            and unit.packable
-            and min(last.tokens, unit.tokens) < settings.min_tokens
-            and last.tokens + unit.tokens <= budget
-        ):
+        if last is not None and _joins(last, unit, settings):
             last.end, last.tokens = unit.end, last.tokens + unit.tokens
             last.sentences = last.sentences + unit.sentences
+            last.whole = last.whole and unit.whole
         else:
             packed.append(
-                _Unit(unit.start, unit.end, unit.tokens, list(unit.sentences), unit.packable)
+                _Unit(
+                    unit.start, unit.end, unit.tokens, list(unit.sentences), unit.whole, unit.alone
+                )
             )
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     return [make_passage(doc.path, text, u.start, u.end, u.sentences, line_starts) for u in packed]
+
+
+def _joins(last: _Unit, unit: _Unit, settings: ChunkSettings) -> bool:
+    """Whether two neighbouring units share a passage: only when one is a short paragraph.
+
+    Whole paragraphs pack up to pack_tokens. A short one (a heading, a caption) next to a
+    piece of a cut paragraph joins it as long as the model's window holds both, so a title
+    never stands alone above the text it heads.
+    """
+    if last.alone or unit.alone:
+        return False
+    short = any(u.whole and u.tokens < settings.min_tokens for u in (last, unit))
+    whole = last.whole and unit.whole
+    limit = settings.pack_tokens if whole else settings.max_tokens - SPECIAL_TOKENS
+    return short and last.tokens + unit.tokens <= limit
 
 
 def make_passage(
