@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -67,6 +67,15 @@ def _run(fn: Callable[[], T]) -> T:
             traceback.print_exc()
         _err(f"kzqa: internal error: {type(exc).__name__}: {exc} (rerun with --debug)")
         raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _keep_going(fn: Callable[[], None]) -> None:
+    """Like _run, but an error is reported and the caller carries on (for --watch)."""
+    try:
+        _run(fn)
+    except typer.Exit as exc:
+        if exc.exit_code == 130:
+            raise
 
 
 def _config(config: Path | None, corpus: Path | None, index: Path | None) -> Config:
@@ -134,7 +143,7 @@ def index(
         from .watch import watch_corpus
 
         _err(f"kzqa: watching {cfg.corpus} (Ctrl-C to stop)")
-        _run(lambda: watch_corpus(cfg, lambda: _run(lambda: once(False))))
+        _run(lambda: watch_corpus(cfg, lambda: _keep_going(lambda: once(False))))
 
 
 def summary_line(report: Any) -> str:
@@ -280,6 +289,96 @@ def verify(
         if not json_out:
             _err("Next: run `kzqa index` (or `kzqa index --full` if files are damaged)")
         raise typer.Exit(EXIT_VERIFY)
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[
+        Path, typer.Argument(help="A BEIR-style folder: corpus.jsonl, queries.jsonl, qrels.tsv.")
+    ],
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="dense, bm25 or hybrid (default: hybrid).", show_default=False),
+    ] = None,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            "--index",
+            help="Where the eval index lives (default: a cache folder keyed by dataset, settings).",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[
+        int, typer.Option("-k", help="Also report nDCG@k and Recall@k (besides @10 and @100).")
+    ] = 10,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Measure retrieval quality on a BEIR-style dataset (nDCG@10, Recall@10/100, MRR@10)."""
+    from .evaluate import run_eval
+    from .render import dumps
+
+    cfg = _config(config, None, None)
+    report = _run(
+        lambda: run_eval(cfg, dataset, mode, index, k, progress=_progress("embedding"), log=_err)
+    )
+    if json_out:
+        print(dumps(report), flush=True)
+        return
+    print(
+        f"{report['dataset']}: {report['queries']} queries, mode {report['mode']}, "
+        f"{report['seconds']:.1f} s ({report['ms_per_query']:.1f} ms/query)"
+    )
+    rows = [("ndcg@10", "nDCG@10"), ("recall@10", "Recall@10"), ("recall@100", "Recall@100")]
+    rows.append(("mrr@10", "MRR@10"))
+    if k not in (10, 100):
+        rows += [(f"ndcg@{k}", f"nDCG@{k}"), (f"recall@{k}", f"Recall@{k}")]
+    for key, label in rows:
+        print(f"  {label:<11} {report[key]:.4f}")
+    if "answer@1" in report:
+        value = report["answer@1"]
+        shown = "n/a" if value is None else f"{value:.4f}"
+        print(
+            f"  {'answer@1':<11} {shown}  (of {report['answer_queries']} queries "
+            "whose top passage is relevant)"
+        )
+    print(f"index: {report['index']}")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback unless you mean otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    log_requests: Annotated[
+        bool, typer.Option("--log-requests", help="Log each request on stderr.")
+    ] = False,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm/--no-warm",
+            help="Embed every passage's sentences in the background, so answers come fast.",
+        ),
+    ] = True,
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Keep the index loaded and answer GET /ask?q=…&k=… with `kzqa ask --json`'s JSON."""
+    from .server import is_loopback, make_server
+
+    cfg = _config(config, corpus, index)
+    server = _run(lambda: make_server(cfg, host, port, _err, log_requests, warm))
+    if not is_loopback(host):
+        _err(f"kzqa serve: warning: listening on {host}: whoever reaches it can read the index")
+    _err(f"kzqa serve: answering on {server.url}/ask?q=… (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        _err("kzqa serve: stopped")
+    finally:
+        server.server_close()
 
 
 def main() -> None:

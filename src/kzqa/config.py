@@ -11,7 +11,8 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG = "kzqa.yaml"
 MODES = ("dense", "bm25", "hybrid")
-FUSIONS = ("convex", "rrf")  # kept in step with fusion.METHODS
+ANN_KINDS = ("hnsw", "ivfpq")  # kept in step with ann.KINDS
+FUSIONS = ("convex", "zscore", "rrf")  # kept in step with fusion.METHODS
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,30 @@ class Config:
     k: int = 5
     mode: str = "hybrid"
     candidates: int = 100  # per retriever, before fusion
-    # Hybrid fusion: "convex" (weighted sum of normalized scores) or "rrf" (reciprocal rank).
-    fusion: str = "convex"
-    dense_weight: float = 0.5  # fusion weight of the dense leg (BM25 has 1 - dense_weight)
+    # Hybrid fusion: "convex" (weighted sum of min-max scaled scores), "zscore" (of standardized
+    # scores) or "rrf" (reciprocal rank). Chosen on the eval data: BENCHMARKS.md, issue 4.
+    fusion: str = "zscore"
+    dense_weight: float = 0.6  # fusion weight of the dense leg (BM25 has 1 - dense_weight)
     rrf_k: int = 60  # RRF's rank offset: smaller trusts the top ranks more
-    min_score: float = 0.2  # below this the top passage is "not confident": answered=false
-    # Index type: exact search up to ann_threshold passages, HNSW beyond it.
-    ann_threshold: int = 200_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    # Hybrid only: a passage gains this x the better fused score of its neighbours in its file.
+    neighbour_weight: float = 0.2
+    # Abstention: answered=false when the top passage's confidence (cosine + 0.5 x share of
+    # the question's terms it holds; retrieval.confidence) is below this. 0.5 was chosen on
+    # COVID-QA and the article vs off-topic questions (bench/eval_abstain.py, BENCHMARKS.md).
+    min_score: float = 0.5
+    # Index type (ann.py; measured in BENCHMARKS.md): exact search below ann_threshold
+    # passages (50k: ~4 ms a query on 2 busy cores), then ann_kind: "hnsw" (~0.4 ms, recall@10
+    # 0.999 at 100k; keeps the vectors in RAM) or "ivfpq" (pq_m bytes a passage in RAM,
+    # re-scored from vectors.npy on disk).
+    ann_threshold: int = 50_000
+    ann_kind: str = "hnsw"
+    hnsw_m: int = 32  # graph degree: recall and memory (2 x M x 4 bytes a passage)
+    hnsw_ef_construction: int = 80  # build effort
+    hnsw_ef_search: int = 128  # search effort: recall vs time
+    ivf_nlist: int = 0  # inverted lists; 0: about sqrt(passages)
+    ivf_nprobe: int = 64  # lists searched per query: recall vs time
+    pq_m: int = 48  # bytes a passage (divides the dimension: MiniLM's 384 / 48 = 8)
+    ivf_rerank: int = 10  # candidates re-scored exactly, as a multiple of k
     source: Path | None = None  # the file this config came from, if any
 
     def with_overrides(self, **values: Any) -> Config:
@@ -64,6 +79,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "fusion": "fusion",
         "dense_weight": "dense_weight",
         "rrf_k": "rrf_k",
+        "neighbour_weight": "neighbour_weight",
         "min_score": "min_score",
     },
     "ann": {
@@ -71,6 +87,11 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "hnsw_m": "hnsw_m",
         "hnsw_ef_construction": "hnsw_ef_construction",
         "hnsw_ef_search": "hnsw_ef_search",
+        "kind": "ann_kind",
+        "ivf_nlist": "ivf_nlist",
+        "ivf_nprobe": "ivf_nprobe",
+        "pq_m": "pq_m",
+        "ivf_rerank": "ivf_rerank",
     },
 }
 _TYPES = {f.name: f.type for f in fields(Config)}
@@ -180,10 +201,17 @@ def _validate(cfg: Config) -> Config:
         (cfg.fusion in FUSIONS, "search.fusion", f"must be one of {', '.join(FUSIONS)}"),
         (0.0 <= cfg.dense_weight <= 1.0, "search.dense_weight", "must be between 0 and 1"),
         (cfg.rrf_k >= 1, "search.rrf_k", "must be at least 1"),
+        (cfg.min_score >= 0.0, "search.min_score", "must be 0 or more"),
+        (0.0 <= cfg.neighbour_weight <= 1.0, "search.neighbour_weight", "must be between 0 and 1"),
         (cfg.ann_threshold >= 1, "ann.threshold", "must be at least 1"),
         (cfg.hnsw_m >= 4, "ann.hnsw_m", "must be at least 4"),
         (cfg.hnsw_ef_search >= 1, "ann.hnsw_ef_search", "must be at least 1"),
         (cfg.hnsw_ef_construction >= 1, "ann.hnsw_ef_construction", "must be at least 1"),
+        (cfg.ann_kind in ANN_KINDS, "ann.kind", f"must be one of {', '.join(ANN_KINDS)}"),
+        (cfg.ivf_nlist >= 0, "ann.ivf_nlist", "must be 0 (automatic) or more"),
+        (cfg.ivf_nprobe >= 1, "ann.ivf_nprobe", "must be at least 1"),
+        (cfg.pq_m >= 1, "ann.pq_m", "must be at least 1"),
+        (cfg.ivf_rerank >= 1, "ann.ivf_rerank", "must be at least 1"),
     ]
     for ok, key, why in checks:
         if not ok:

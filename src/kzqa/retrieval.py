@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,16 @@ from .answer import choose_answers
 from .config import MODES, Config
 from .corpus import FileEntry, read_document, scan_corpus
 from .errors import CorpusError, StoreError, UsageError
+from .lexical import content_stems
 from .records import Answer, AskResult, Hit, Passage, Source
 
 if TYPE_CHECKING:
     import numpy as np
 
 Log = Callable[[str], None]
+# Abstention (calibrated in bench/eval_abstain.py): a passage that holds the question's terms
+# and is close in meaning is worth more than either alone.
+COVERAGE_WEIGHT = 0.5
 
 
 def _stderr(message: str) -> None:
@@ -72,6 +77,33 @@ def corpus_changes(cfg: Config, manifest: store.Manifest) -> Changes:
     )
 
 
+def confidence(question_terms: set[str], passage: str, cosine: float) -> float:
+    """How sure we are that a passage answers: its cosine plus the question terms it holds.
+
+    cosine + COVERAGE_WEIGHT x (share of the question's content terms found in the passage).
+    Unlike the fused score (relative to the other candidates of the same question), it is
+    comparable across questions, so one threshold (search.min_score) decides abstention.
+    """
+    if not question_terms:
+        return cosine
+    found = len(question_terms & content_stems(passage)) / len(question_terms)
+    return cosine + COVERAGE_WEIGHT * found
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}' (choose {', '.join(MODES)})")
+    return mode
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidates: passage row -> score, per retriever."""
+
+    dense: dict[int, float]  # cosine, for every candidate of either retriever
+    bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
+
+
 class Searcher:
     """An opened index plus the question encoder; answers many questions."""
 
@@ -82,18 +114,26 @@ class Searcher:
         self.encoder = encoder or self._open_encoder()
 
     @classmethod
-    def open(cls, cfg: Config) -> Searcher:
+    def open(cls, cfg: Config, encoder: Any = None) -> Searcher:
         generation = store.open_generation(cfg.index)
         if generation is None:
             raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
-        return cls(cfg, generation)
+        return cls(cfg, generation, encoder)
 
     def _open_encoder(self) -> Any:
-        from .embedding import OnnxEncoder, SentenceTransformerEmbedder, resolve_model
+        from .embedding import (
+            E5_MODEL,
+            E5Embedder,
+            OnnxEncoder,
+            SentenceTransformerEmbedder,
+            resolve_model,
+        )
 
         m = self.manifest
-        if m.onnx and (self.cfg.index / m.onnx / "onnx.json").is_file():
-            encoder: Any = OnnxEncoder(self.cfg.index / m.onnx)
+        if m.model == E5_MODEL:
+            encoder: Any = E5Embedder()
+        elif m.onnx and (self.cfg.index / m.onnx / "onnx.json").is_file():
+            encoder = OnnxEncoder(self.cfg.index / m.onnx)
         else:  # an index built without the export: the reference model still answers
             encoder = SentenceTransformerEmbedder(resolve_model(self.cfg.model))
         if encoder.fingerprint != m.model_fingerprint:
@@ -109,42 +149,79 @@ class Searcher:
             )
         return encoder
 
+    def embed_questions(self, questions: Sequence[str]) -> np.ndarray:
+        """Question vectors (e5 gives questions their own prefix; other models do not)."""
+        embed = getattr(self.encoder, "embed_queries", self.encoder.embed)
+        return embed(list(questions))
+
     def embed_question(self, question: str) -> np.ndarray:
-        return self.encoder.embed([question])[0]
+        return self.embed_questions([question])[0]
+
+    def candidates(
+        self, questions: Sequence[str], qvecs: np.ndarray, pool: int, mode: str
+    ) -> list[Candidates]:
+        """Each retriever's top `pool` passages per question, with exact cosines for all."""
+        gen = self.generation
+        n = len(questions)
+        dense: list[dict[int, float]] = [{} for _ in range(n)]
+        bm25: list[dict[int, float]] = [{} for _ in range(n)]
+        if mode in ("dense", "hybrid"):
+            dense = [dict(found) for found in ann.search(gen.dense, qvecs, pool)]
+        if mode in ("bm25", "hybrid"):
+            bm25 = [dict(found) for found in gen.lexical.search_many(questions, pool)]
+        vectors = gen.vectors
+        for d, b, qvec in zip(dense, bm25, qvecs, strict=True):
+            # Exact cosines for every candidate: for the fused ranking, and for abstention.
+            extra = [i for i in b if i not in d]
+            if extra:
+                cosines = vectors[extra] @ qvec
+                d.update(zip(extra, (float(c) for c in cosines), strict=True))
+        return [Candidates(d, b) for d, b in zip(dense, bm25, strict=True)]
+
+    def rank(self, found: Candidates, mode: str) -> fusion.Ranked:
+        """One ranking from the candidates, as the mode and the fusion settings say."""
+        if mode == "dense":
+            return sorted(found.dense.items(), key=lambda item: (-item[1], item[0]))
+        if mode == "bm25":
+            return sorted(found.bm25.items(), key=lambda item: (-item[1], item[0]))
+        fused = fusion.fuse(found.dense, found.bm25, self.cfg)
+        return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
+
+    @cached_property
+    def paths(self) -> list[str]:
+        """The file of each passage row (rows of one file are consecutive, in file order)."""
+        return [p.path for p in self.generation.passages]
+
+    def rank_many(
+        self, questions: Sequence[str], depth: int, mode: str | None = None
+    ) -> list[fusion.Ranked]:
+        """Ranked (passage row, score) lists for many questions at once (for `kzqa eval`)."""
+        mode = _check_mode(mode or self.cfg.mode)
+        if not questions:
+            return []
+        qvecs = self.embed_questions(questions)
+        pool = max(self.cfg.candidates, depth)
+        return [self.rank(c, mode) for c in self.candidates(questions, qvecs, pool, mode)]
 
     def search(self, question: str, k: int, mode: str | None = None) -> AskResult:
-        mode = mode or self.cfg.mode
-        if mode not in MODES:
-            raise UsageError(f"unknown mode '{mode}' (choose {', '.join(MODES)})")
+        mode = _check_mode(mode or self.cfg.mode)
         question = check_question(question, k)
-        gen = self.generation
-        passages = gen.passages
+        passages = self.generation.passages
         qvec = self.embed_question(question)
         pool = max(self.cfg.candidates, 4 * k)
-        dense: dict[int, float] = {}
-        bm25: dict[int, float] = {}
-        if mode in ("dense", "hybrid"):
-            dense = dict(ann.search(gen.dense, qvec[None, :], pool)[0])
-        if mode in ("bm25", "hybrid"):
-            bm25 = dict(gen.lexical.search(question, pool))
-        # Exact cosines for every candidate: for the fused ranking, and for abstention.
-        for i in bm25:
-            if i not in dense:
-                dense[i] = float(gen.vectors[i] @ qvec)
-        if mode == "dense":
-            ranked = sorted(dense.items(), key=lambda item: (-item[1], item[0]))
-        elif mode == "bm25":
-            ranked = sorted(bm25.items(), key=lambda item: (-item[1], item[0]))
-        else:
-            ranked = fusion.convex(dense, bm25, self.cfg.dense_weight)
-        chosen = self._distinct(question, qvec, ranked, k)
+        found = self.candidates([question], qvec[None, :], pool, mode)[0]
+        dense, bm25 = found.dense, found.bm25
+        chosen = self._distinct(question, qvec, self.rank(found, mode), k)
         checker = _SpanChecker(self.cfg.corpus)
+        terms = content_stems(question)
         hits = []
         for row, score, answer in chosen:
             p = passages[row]
-            evidence = {"dense": round(dense.get(row, 0.0), 4)}
+            cosine = dense.get(row, 0.0)
+            evidence = {"dense": round(cosine, 4)}
             if row in bm25:
                 evidence["bm25"] = round(bm25[row], 4)
+            evidence["confidence"] = round(confidence(terms, p.text, cosine), 4)
             meta = self.manifest.files.get(p.path, {})
             source = Source(
                 meta.get("title"),
@@ -153,8 +230,8 @@ class Searcher:
                 checker.verify(p),
             )
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
-        top_cosine = max((h.scores["dense"] for h in hits[:1]), default=0.0)
-        return AskResult(question, bool(hits) and top_cosine >= self.cfg.min_score, hits)
+        top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
+        return AskResult(question, bool(hits) and top >= self.cfg.min_score, hits)
 
     def _distinct(
         self, question: str, qvec: np.ndarray, ranked: fusion.Ranked, k: int
@@ -167,12 +244,19 @@ class Searcher:
         passages = self.generation.passages
         out: list[tuple[int, float, Answer]] = []
         seen: set[str] = set()
-        start = 0
-        while len(out) < k and start < len(ranked):
-            batch = [
-                (i, s) for i, s in ranked[start : start + 2 * k] if passages[i].hash not in seen
-            ]
-            start += 2 * k
+        todo = iter(ranked)
+        while len(out) < k:
+            # Only as many passages as are still needed: answer sentences cost a model call.
+            batch: list[tuple[int, float]] = []
+            for i, s in todo:
+                if passages[i].hash not in seen and all(
+                    passages[i].hash != passages[j].hash for j, _ in batch
+                ):
+                    batch.append((i, s))
+                    if len(batch) == k - len(out):
+                        break
+            if not batch:
+                break
             answers = choose_answers(question, qvec, [passages[i] for i, _ in batch], self.encoder)
             for (i, score), answer in zip(batch, answers, strict=True):
                 key = " ".join(answer.text.split())

@@ -260,8 +260,9 @@ def commit(index_dir: Path, staging: Path, manifest: Manifest) -> None:
     """Make the staged generation live: fsync it, move it in place, then swap the manifest."""
     from .corpus import sha256_file
 
-    files = {p.relative_to(staging).as_posix(): p for p in sorted(staging.rglob("*"))
-             if p.is_file()}
+    files = {
+        p.relative_to(staging).as_posix(): p for p in sorted(staging.rglob("*")) if p.is_file()
+    }
     manifest.artifacts = {name: p.stat().st_size for name, p in files.items()}
     manifest.checksums = {name: sha256_file(p) for name, p in files.items()}
     fsync_tree(staging)

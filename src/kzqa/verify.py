@@ -18,8 +18,9 @@ def verify_index(cfg: Config) -> list[str]:
         gen = store.Generation(cfg.index, manifest)
         damaged = gen.damaged_files()
         if damaged:
-            return [f"index file {gen.folder / name} is damaged (checksum mismatch)"
-                    for name in damaged]
+            return [
+                f"index file {gen.folder / name} is damaged (checksum mismatch)" for name in damaged
+            ]
         counts = {
             "passages.jsonl": len(gen.passages),
             "vectors.npy": len(gen.vectors),
