@@ -48,6 +48,18 @@ def test_flat_equals_numpy_brute_force() -> None:
         assert np.allclose([s for _, s in found], vectors[want] @ q, atol=1e-5)
 
 
+def test_numpy_exact_search_equals_faiss_flat() -> None:
+    vectors, queries = clustered(3_000, 3), clustered(25, 4)
+    index = ann.build(vectors, ann.IndexParams("flat"))
+    for k in (1, 10, 3_000, 5_000):
+        ours, theirs = ann.search_exact(vectors, queries, k), ann.search(index, queries, k)
+        for a, b in zip(ours, theirs, strict=True):
+            assert len(a) == min(k, 3_000) and {i for i, _ in a} == {i for i, _ in b}
+            assert [i for i, _ in a[:10]] == [i for i, _ in b[:10]]  # deeper: float ties
+            assert np.allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+    assert ann.search_exact(vectors[:0], queries, 5) == [[]] * len(queries)
+
+
 def test_search_never_asks_for_more_than_the_index_holds() -> None:
     vectors = clustered(3, 1)
     index = ann.build(vectors, ann.IndexParams("flat"))

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import ann, fusion, store
+from . import fusion, store
 from .answer import choose_answers
 from .config import MODES, Config
 from .corpus import FileEntry, read_document, scan_corpus
@@ -166,7 +166,7 @@ class Searcher:
         dense: list[dict[int, float]] = [{} for _ in range(n)]
         bm25: list[dict[int, float]] = [{} for _ in range(n)]
         if mode in ("dense", "hybrid"):
-            dense = [dict(found) for found in ann.search(gen.dense, qvecs, pool)]
+            dense = [dict(found) for found in gen.search_dense(qvecs, pool)]
         if mode in ("bm25", "hybrid"):
             bm25 = [dict(found) for found in gen.lexical.search_many(questions, pool)]
         vectors = gen.vectors

@@ -167,6 +167,14 @@ class Generation:
             )
         return index
 
+    def search_dense(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Top-k (passage row, cosine) per query: numpy for an exact index, FAISS otherwise."""
+        from . import ann
+
+        if self.manifest.index_type.get("kind") == "flat":
+            return ann.search_exact(self.vectors, queries, k)
+        return ann.search(self.dense, queries, k)
+
     @cached_property
     def lexical(self) -> Any:
         from .lexical import Lexical
