@@ -124,11 +124,11 @@ def test_index_from_another_model_exits_5_without_update(real_project: Path) -> 
 def test_damaged_index_exits_5_then_index_repairs_it(real_project: Path, damage: str) -> None:
     gen = store.open_generation(real_project / "index")
     assert gen is not None
-    faiss_file = gen.folder / store.DENSE
+    faiss_file, vectors = gen.folder / store.DENSE, gen.folder / store.VECTORS
     if damage == "truncate":
         faiss_file.write_bytes(faiss_file.read_bytes()[:100])
-    elif damage == "garbage":
-        faiss_file.write_bytes(os.urandom(faiss_file.stat().st_size))
+    elif damage == "garbage":  # same size: only the content is wrong
+        vectors.write_bytes(os.urandom(vectors.stat().st_size))
     else:
         (real_project / "index" / "manifest.json").write_text("{not json")
     message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
@@ -160,3 +160,15 @@ def test_verify_exits_8_on_mismatch_with_the_fix(real_project: Path) -> None:
     assert result.exit_code == errors.EXIT_VERIFY
     assert "changed since it was indexed" in result.stderr and "kzqa index" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_verify_finds_garbage_in_a_file_ask_does_not_read(real_project: Path) -> None:
+    gen = store.open_generation(real_project / "index")
+    faiss_file = gen.folder / store.DENSE
+    faiss_file.write_bytes(os.urandom(faiss_file.stat().st_size))
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == errors.EXIT_VERIFY
+    assert "dense.faiss is damaged (checksum mismatch)" in result.stderr
+    report = json.loads(run("index", "--json", code=0))
+    assert "dense.faiss damaged" in report["rebuilt"]
+    assert "ok" in run("verify", code=0)
