@@ -196,3 +196,27 @@ def test_watch_reindexes_once_per_burst(
         thread.join(5)
     assert len(reports) == 1
     assert sorted(reports[0].added) == ["burst-0.txt", "burst-1.txt", "burst-2.txt"]
+
+
+def test_an_update_embeds_through_onnx_without_torch(real_project: Path) -> None:
+    import subprocess
+    import sys
+
+    write(real_project / "corpus" / "almaty.txt", "Almaty is the largest city of Kazakhstan.\n")
+    code = (
+        "import sys, json; from kzqa.build import build_index; from kzqa.config import "
+        "load_config; r = build_index(load_config()); "
+        "print(json.dumps([r.passages_embedded, sorted(m for m in ('torch', 'transformers', "
+        "'sentence_transformers') if m in sys.modules)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=real_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert json.loads(out.stdout) == [1, []]
+    result = runner.invoke(app, ["ask", "What is the largest city of Kazakhstan?", "--json"])
+    assert json.loads(result.stdout)["results"][0]["citation"]["source"] == "corpus/almaty.txt"

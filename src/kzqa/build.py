@@ -70,7 +70,16 @@ def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
 
 
 def default_embedder(cfg: Config) -> Embedder:
-    return open_embedder(cfg.model, batch_size=cfg.batch_size)
+    """The configured model; through its ONNX export when an earlier build wrote one."""
+    embedder = open_embedder(cfg.model, batch_size=cfg.batch_size)
+    folder = cfg.index / "onnx" / embedder.fingerprint
+    use_onnx = getattr(embedder, "use_onnx", None)
+    if use_onnx is not None and (folder / "onnx.json").is_file():
+        try:
+            use_onnx(folder)
+        except Exception:  # an unreadable export: torch still embeds, correctly if slower
+            pass
+    return embedder
 
 
 def build_index(
