@@ -236,7 +236,7 @@ def status(
     json_out: JsonOpt = False,
 ) -> None:
     """Say what is indexed and whether the corpus changed since (never loads the model)."""
-    from .render import dumps
+    from .render import dumps, status_text
     from .status import index_status
 
     cfg = _config(config, corpus, index)
@@ -244,24 +244,7 @@ def status(
     if json_out:
         print(dumps(info))
         return
-    if not info["indexed"]:
-        print(f"no index in {info['index']} yet. Next: run `kzqa index`")
-        return
-    print(f"index:     {info['index']} (built {info['built_at']})")
-    print(f"corpus:    {info['corpus']}")
-    print(f"documents: {info['documents']}, passages: {info['passages']}")
-    print(
-        f"model:     {info['model']} ({info['dimension']} dimensions), "
-        f"search: {info['index_type']['kind']}"
-    )
-    ch = info["changes"]
-    if ch is None:
-        print("changes:   corpus folder missing")
-    elif any(ch.values()):
-        parts = ", ".join(f"{len(v)} {name}" for name, v in ch.items() if v)
-        print(f"changes:   the corpus changed since ({parts}). Next: run `kzqa index`")
-    else:
-        print("changes:   none; the index is up to date")
+    print(status_text(info), end="")
 
 
 @app.command()

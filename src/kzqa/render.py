@@ -108,3 +108,25 @@ def _highlighted(hit: Hit, on: str, off: str) -> list[str]:
     flat = " ".join(f"{before}{marker_on}{a.text}{marker_off}{after}".split())
     wrapped = textwrap.wrap(flat, WIDTH - len(INDENT), break_on_hyphens=False)
     return [INDENT + line.replace(marker_on, on).replace(marker_off, off) for line in wrapped]
+
+
+def status_text(info: dict[str, Any]) -> str:
+    """`kzqa status` for people, from index_status()'s dict (which `--json` prints)."""
+    if not info["indexed"]:
+        return f"no index in {info['index']} yet. Next: run `kzqa index`\n"
+    lines = [
+        f"index:     {info['index']} (built {info['built_at']})",
+        f"corpus:    {info['corpus']}",
+        f"documents: {info['documents']}, passages: {info['passages']}",
+        f"model:     {info['model']} ({info['dimension']} dimensions), "
+        f"search: {info['index_type']['kind']}",
+    ]
+    changes = info["changes"]
+    if changes is None:
+        lines.append("changes:   corpus folder missing")
+    elif any(changes.values()):
+        parts = ", ".join(f"{len(v)} {name}" for name, v in changes.items() if v)
+        lines.append(f"changes:   the corpus changed since ({parts}). Next: run `kzqa index`")
+    else:
+        lines.append("changes:   none; the index is up to date")
+    return "\n".join(lines) + "\n"
