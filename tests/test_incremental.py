@@ -220,3 +220,31 @@ def test_an_update_embeds_through_onnx_without_torch(real_project: Path) -> None
     assert json.loads(out.stdout) == [1, []]
     result = runner.invoke(app, ["ask", "What is the largest city of Kazakhstan?", "--json"])
     assert json.loads(result.stdout)["results"][0]["citation"]["source"] == "corpus/almaty.txt"
+
+
+def test_an_unindexable_file_is_known_not_added_again(real_project: Path) -> None:
+    (real_project / "corpus" / "blank.txt").write_text("  \n\n")
+    (real_project / "corpus" / "data.txt").write_bytes(b"\x00\x01binary")
+    report = json.loads(runner.invoke(app, ["index", "--json"]).stdout)
+    assert report["skipped"] == ["blank.txt", "data.txt"] and report["added"] == []
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert status["up_to_date"] is True
+    assert runner.invoke(app, ["verify"]).exit_code == 0
+    ask = runner.invoke(app, ["ask", "How many Luban Workshops?", "--no-update"])
+    assert ask.exit_code == 0 and "corpus changed" not in ask.stderr
+    (real_project / "corpus" / "blank.txt").write_text("Now it holds a sentence about Aktau.\n")
+    report = json.loads(runner.invoke(app, ["index", "--json"]).stdout)
+    assert report["added"] == ["blank.txt"] and report["skipped"] == ["data.txt"]
+
+
+def test_renaming_html_to_txt_rechunks_the_raw_text(cfg: Config, fake_embedder) -> None:
+    page = "<html><body><p>Shymkent is a city in the south of Kazakhstan.</p></body></html>\n"
+    write(cfg.corpus / "page.html", page)
+    build_index(cfg, embedder=fake_embedder)
+    (cfg.corpus / "page.html").rename(cfg.corpus / "page.txt")
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.renamed == [] and report.added == ["page.txt"]
+    assert report.removed == ["page.html"]
+    hit = search(cfg, fake_embedder, "Shymkent city south", k=1)[0]
+    assert hit.passage.path == "page.txt" and hit.source.verified
+    assert page[hit.passage.start_char : hit.passage.end_char] == hit.passage.text

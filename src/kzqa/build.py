@@ -34,6 +34,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # read, not indexable
     passages_embedded: int = 0
     passages_reused: int = 0
     passages_total: int = 0
@@ -50,6 +51,7 @@ class BuildReport:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "renamed": [{"from": a, "to": b} for a, b in self.renamed],
+            "skipped": sorted(self.skipped),
             "passages_embedded": self.passages_embedded,
             "passages_reused": self.passages_reused,
             "passages_total": self.passages_total,
@@ -132,13 +134,20 @@ def _build_locked(
         assert previous is not None
         onnx = _ensure_onnx(cfg.index, embedder)
         # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
-        if files != old_files or onnx != previous.manifest.onnx:
+        if (files, onnx, report.skipped) != (
+            old_files,
+            previous.manifest.onnx,
+            previous.manifest.skipped,
+        ):
             previous.manifest.files, previous.manifest.onnx = files, onnx
+            previous.manifest.skipped = report.skipped
             store.write_text_atomic(cfg.index / store.MANIFEST, previous.manifest.to_json())
         return report
 
     vectors = _vectors_for(cfg.index, passages, previous, embedder, report, progress)
-    name = _commit_generation(cfg, embedder, settings, fingerprint, passages, vectors, files)
+    name = _commit_generation(
+        cfg, embedder, settings, fingerprint, passages, vectors, files, report.skipped
+    )
     report.committed = True
     journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
     store.prune(cfg.index, name)
@@ -166,9 +175,14 @@ def _diff_corpus(
     seen = {e.path for e in scan.files}
     removed_by_hash = {meta["sha256"]: path for path, meta in old_files.items() if path not in seen}
 
+    old_skipped = previous.manifest.skipped if previous else {}
     files: dict[str, dict[str, Any]] = {}
     passages: list[Passage] = []
     for entry in scan.files:
+        known = old_skipped.get(entry.path)
+        if known and (known["size"], known["mtime_ns"]) == (entry.size, entry.mtime_ns):
+            report.skipped[entry.path] = known  # still the file that was skipped: not again
+            continue
         old = old_files.get(entry.path)
         same_stat = old is not None and (old["size"], old["mtime_ns"]) == (
             entry.size,
@@ -182,6 +196,11 @@ def _diff_corpus(
         doc, warnings = read_document(entry)
         report.warnings += warnings
         if doc is None:
+            report.skipped[entry.path] = {
+                "size": entry.size,
+                "mtime_ns": entry.mtime_ns,
+                "reason": warnings[-1] if warnings else "unreadable",
+            }
             continue
         meta = _file_meta(entry, doc.sha256, doc.kind, doc.title, doc.published)
         chunks = chunk_document(doc, embedder.count_tokens, settings) if rechunk else None
@@ -190,7 +209,11 @@ def _diff_corpus(
             passages += chunks if chunks is not None else old_by_path.get(entry.path, [])
             report.unchanged.append(entry.path)
             continue
-        moved_from = None if old else removed_by_hash.pop(doc.sha256, None)
+        moved_from = None if old else removed_by_hash.get(doc.sha256)
+        if moved_from is not None and old_files[moved_from]["kind"] != doc.kind:
+            moved_from = None  # page.html -> page.txt: same bytes, other text; re-chunk
+        if moved_from is not None:
+            del removed_by_hash[doc.sha256]
         if moved_from is not None:
             files[entry.path] = {**old_files[moved_from], **meta}
             moved = [replace(p, path=entry.path) for p in old_by_path.get(moved_from, [])]
@@ -221,6 +244,7 @@ def _commit_generation(
     passages: list[Passage],
     vectors: np.ndarray,
     files: dict[str, dict[str, Any]],
+    skipped: dict[str, dict[str, Any]],
 ) -> str:
     """Write every part of a new generation, then make it live (see store.commit)."""
     import numpy as np
@@ -245,6 +269,7 @@ def _commit_generation(
             index_type=params.as_dict(),
             passages=len(passages),
             files=files,
+            skipped=skipped,
             artifacts={},
             checksums={},
             onnx=_ensure_onnx(cfg.index, embedder),

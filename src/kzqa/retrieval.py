@@ -65,7 +65,8 @@ class Changes:
 def corpus_changes(cfg: Config, manifest: store.Manifest) -> Changes:
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     current = {e.path: e for e in scan.files}
-    known = manifest.files
+    # Files read before but not indexable (binary, no text) are known too, until they change.
+    known = {**manifest.skipped, **manifest.files}
     return Changes(
         added=sorted(p for p in current if p not in known),
         modified=sorted(
@@ -73,7 +74,7 @@ def corpus_changes(cfg: Config, manifest: store.Manifest) -> Changes:
             for p, e in current.items()
             if p in known and (known[p]["size"], known[p]["mtime_ns"]) != (e.size, e.mtime_ns)
         ),
-        removed=sorted(p for p in known if p not in current),
+        removed=sorted(p for p in manifest.files if p not in current),
     )
 
 
@@ -111,7 +112,7 @@ class Searcher:
         self.cfg = cfg
         self.generation = generation
         self.manifest = generation.manifest
-        self.encoder = encoder or self._open_encoder()
+        self.encoder = encoder if encoder is not None else self._open_encoder()
 
     @classmethod
     def open(cls, cfg: Config, encoder: Any = None) -> Searcher:

@@ -20,7 +20,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,9 @@ class Manifest:
     artifacts: dict[str, int]  # file in the generation -> size in bytes (checked on open)
     checksums: dict[str, str]  # file in the generation -> sha256 (checked by builds, verify)
     onnx: str | None = None  # folder (relative to index/) of the ONNX question encoder
+    # Corpus files read but not indexed (binary, no text): path -> size, mtime_ns, reason.
+    # Known, so they are not "added" again on every check until they change.
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
