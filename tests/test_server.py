@@ -99,6 +99,8 @@ def test_the_sentence_memo_changes_no_answer(server: Server) -> None:
         ("GET", "/ask", None, 400, "give the question"),
         ("GET", "/ask?q=hi&k=0", None, 400, "k must be"),
         ("GET", "/ask?q=hi&k=abc", None, 400, "integer"),
+        ("GET", "/ask?q=hi&k=--1", None, 400, "integer"),
+        ("GET", "/ask?q=hi&k=%C2%B2", None, 400, "integer"),
         ("GET", "/ask?q=hi&k=100000", None, 400, "k must be"),
         ("GET", "/ask?q=hi&mode=magic", None, 400, "unknown mode"),
         ("GET", "/ask?q=a&q=b", None, 400, "more than once"),
@@ -170,6 +172,15 @@ def test_reindex_is_picked_up_without_dropping_requests(server: Server, real_pro
     assert status == 200 and "Zhuldyz" in got["results"][0]["text"]
     assert server.service.reloads == 1
     assert get(server, "/status")[1]["server"]["reloads"] == 1
+    assert isinstance(server.service.searcher.encoder, MemoEncoder)  # the memo survives
+
+
+def test_a_rebound_host_name_is_refused(server: Server) -> None:
+    status, got = call(server, "GET", "/ask?q=hi", headers={"Host": "evil.example.com"})
+    assert status == 421 and "Host" in got["error"]
+    host, port = server.server_address[:2]
+    for name in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]"):
+        assert call(server, "GET", "/healthz", headers={"Host": name})[0] == 200
 
 
 def test_serve_without_an_index_exits_with_the_index_code(project: Path) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -308,7 +309,7 @@ def _integer(name: str, value: Any) -> int:
         raise UsageError(f"{name} must be an integer, got {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
         return int(value)
     raise UsageError(f"{name} must be an integer, got {value!r}")
 
@@ -324,6 +325,7 @@ class ClientError(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a client sends many questions on one socket
+    timeout = 30  # seconds: an idle or half-sent request does not hold a thread forever
     server: Server
 
     def setup(self) -> None:
@@ -353,6 +355,9 @@ class Handler(BaseHTTPRequestHandler):
                 "/status": ("GET",),
                 "/healthz": ("GET",),
             }
+            if not self.server.host_allowed(self.headers.get("Host", "")):
+                # DNS rebinding: a web page must not reach a loopback server by another name.
+                raise ClientError(HTTPStatus.MISDIRECTED_REQUEST, "unexpected Host header")
             if url.path not in routes:
                 raise ClientError(HTTPStatus.NOT_FOUND, f"no such path: {url.path}")
             if method not in routes[url.path]:
@@ -465,6 +470,13 @@ class Server(ThreadingHTTPServer):
         self.service = service
         self.log_requests = log_requests
 
+    def host_allowed(self, header: str) -> bool:
+        """On loopback, only requests addressed to a loopback name (not a rebound domain)."""
+        if not is_loopback(str(self.server_address[0])):
+            return True
+        name = header.rsplit(":", 1)[0] if not header.endswith("]") else header
+        return name.strip("[]").lower() in LOOPBACK_NAMES
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -495,6 +507,9 @@ def make_server(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="pick another --port, or stop what holds this one",
         ) from None
+
+
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
 
 def is_loopback(host: str) -> bool:
