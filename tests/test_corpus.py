@@ -81,3 +81,13 @@ def test_non_utf8_is_read_with_a_fallback_and_a_warning(tmp_path: Path) -> None:
     doc, warnings = read(tmp_path, "latin.txt")
     assert doc.text == "Café in Almaty – déjà vu.\n"
     assert warnings == ["latin.txt is not UTF-8; read it as cp1252"]
+
+
+def test_a_byte_order_mark_does_not_hide_metadata(tmp_path: Path) -> None:
+    (tmp_path / "bom.md").write_text("\ufeff---\ntitle: Hello\ndate: 2025-01-02\n---\n\nBody.\n")
+    (tmp_path / "bom.txt").write_text("\ufeffMy Headline\nPublished: 2025-01-03\n\nBody.\n")
+    doc, _ = read(tmp_path, "bom.md")
+    assert (doc.title, doc.published) == ("Hello", "2025-01-02")
+    assert doc.text.startswith("\ufeff")  # kept: offsets stay offsets into the decoded file
+    doc, _ = read(tmp_path, "bom.txt")
+    assert (doc.title, doc.published) == ("My Headline", "2025-01-03")

@@ -155,7 +155,7 @@ def parse_date(value: str) -> str | None:
 
 def text_metadata(text: str) -> tuple[str | None, str | None]:
     """A plain-text news article: headline above a `Published:` line in its header."""
-    lines = text.splitlines()[:HEADER_LINES]
+    lines = text.lstrip("\ufeff").splitlines()[:HEADER_LINES]  # a byte-order mark is no title
     for i, line in enumerate(lines):
         m = _DATE_LINE.match(line)
         if not m:
@@ -173,7 +173,7 @@ def text_metadata(text: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
 def markdown_metadata(text: str) -> tuple[str | None, str | None]:
