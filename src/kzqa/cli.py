@@ -299,7 +299,7 @@ def eval_(
 ) -> None:
     """Measure retrieval quality on a BEIR-style dataset (nDCG@10, Recall@10/100, MRR@10)."""
     from .evaluate import run_eval
-    from .render import dumps
+    from .render import dumps, eval_text
 
     cfg = _config(config, None, None)
     report = _run(
@@ -308,24 +308,7 @@ def eval_(
     if json_out:
         print(dumps(report), flush=True)
         return
-    print(
-        f"{report['dataset']}: {report['queries']} queries, mode {report['mode']}, "
-        f"{report['seconds']:.1f} s ({report['ms_per_query']:.1f} ms/query)"
-    )
-    rows = [("ndcg@10", "nDCG@10"), ("recall@10", "Recall@10"), ("recall@100", "Recall@100")]
-    rows.append(("mrr@10", "MRR@10"))
-    if k not in (10, 100):
-        rows += [(f"ndcg@{k}", f"nDCG@{k}"), (f"recall@{k}", f"Recall@{k}")]
-    for key, label in rows:
-        print(f"  {label:<11} {report[key]:.4f}")
-    if "answer@1" in report:
-        value = report["answer@1"]
-        shown = "n/a" if value is None else f"{value:.4f}"
-        print(
-            f"  {'answer@1':<11} {shown}  (of {report['answer_queries']} queries "
-            "whose top passage is relevant)"
-        )
-    print(f"index: {report['index']}")
+    print(eval_text(report, k), end="")
 
 
 @app.command()

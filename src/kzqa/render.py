@@ -130,3 +130,25 @@ def status_text(info: dict[str, Any]) -> str:
     else:
         lines.append("changes:   none; the index is up to date")
     return "\n".join(lines) + "\n"
+
+
+def eval_text(report: dict[str, Any], k: int = 10) -> str:
+    """`kzqa eval` for people, from run_eval()'s dict (which `--json` prints)."""
+    lines = [
+        f"{report['dataset']}: {report['queries']} queries, mode {report['mode']}, "
+        f"{report['seconds']:.1f} s ({report['ms_per_query']:.1f} ms/query)"
+    ]
+    rows = [("ndcg@10", "nDCG@10"), ("recall@10", "Recall@10"), ("recall@100", "Recall@100")]
+    rows.append(("mrr@10", "MRR@10"))
+    if k not in (10, 100):
+        rows += [(f"ndcg@{k}", f"nDCG@{k}"), (f"recall@{k}", f"Recall@{k}")]
+    lines += [f"  {label:<11} {report[key]:.4f}" for key, label in rows]
+    if "answer@1" in report:
+        value = report["answer@1"]
+        shown = "n/a" if value is None else f"{value:.4f}"
+        lines.append(
+            f"  {'answer@1':<11} {shown}  (of {report['answer_queries']} queries "
+            "whose top passage is relevant)"
+        )
+    lines.append(f"index: {report['index']}")
+    return "\n".join(lines) + "\n"
