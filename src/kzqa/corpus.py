@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -101,11 +100,6 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
         return None, [*warnings, f"skipped {entry.path}: no text"]
     doc = Document(entry.path, text, kind, title, published, digest, entry.size, entry.mtime_ns)
     return doc, warnings
-
-
-def iter_documents(files: list[FileEntry]) -> Iterator[tuple[Document | None, list[str]]]:
-    for entry in files:
-        yield read_document(entry)
 
 
 def decode(raw: bytes) -> tuple[str, str]:
