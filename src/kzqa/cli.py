@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -332,6 +333,11 @@ def serve(
     index: IndexOpt = None,
 ) -> None:
     """Keep the index loaded and answer GET /ask?q=…&k=… with `kzqa ask --json`'s JSON."""
+    # Requests run in parallel threads; a multi-threaded BLAS under each of them only fights
+    # for the cores (8 clients, 10k passages: warm p50 105 -> 53 ms single-threaded). Set
+    # before numpy is first imported, which the server module does.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     from .server import is_loopback, make_server
 
     cfg = _config(config, corpus, index)
