@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .records import Ranked, best_first
 
 if TYPE_CHECKING:
     import numpy as np
@@ -205,13 +206,18 @@ def search_exact(vectors: np.ndarray, queries: np.ndarray, k: int) -> list[list[
     k = min(k, n)
     if k <= 0:
         return [[] for _ in range(len(queries))]
-    out = []
-    for scores in np.asarray(queries, dtype=np.float32) @ np.asarray(vectors).T:
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        out.append(
-            sorted(((int(i), float(scores[i])) for i in top), key=lambda item: (-item[1], item[0]))
-        )
-    return out
+    return [
+        top_k(scores, k) for scores in np.asarray(queries, dtype=np.float32) @ np.asarray(vectors).T
+    ]
+
+
+def top_k(scores: np.ndarray, k: int) -> Ranked:
+    """The k best (row, score) of one query's score per row, best first."""
+    import numpy as np
+
+    n = len(scores)
+    top = np.argpartition(-scores, k - 1)[:k] if 0 < k < n else np.arange(n)
+    return best_first((int(i), float(scores[i])) for i in top)
 
 
 _omp = {"threads": 0}

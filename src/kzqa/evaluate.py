@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import MODES, Config
+from .config import Config
 from .errors import UsageError
 
 DEPTH = 100  # documents ranked per query: enough for Recall@100
@@ -218,11 +218,9 @@ def run_eval(
     embedder: Any = None,
 ) -> dict[str, Any]:
     """Index the dataset (cached), run every judged query, and score the rankings."""
-    from .retrieval import Searcher
+    from .retrieval import Searcher, check_mode
 
-    mode = mode or cfg.mode
-    if mode not in MODES:
-        raise UsageError(f"unknown mode '{mode}' (choose {', '.join(MODES)})")
+    mode = check_mode(mode or cfg.mode)  # before the (possibly long) indexing
     if not 1 <= k <= DEPTH:
         raise UsageError(f"-k must be between 1 and {DEPTH}, got {k}")
     data = load_dataset(dataset_dir)

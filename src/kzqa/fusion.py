@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from .records import Ranked, best_first
+
 if TYPE_CHECKING:
     from .config import Config
 
 METHODS = ("convex", "zscore", "rrf")
-Ranked = list[tuple[int, float]]  # (passage row, score), best first
 
 
 def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> Ranked:
@@ -29,7 +30,7 @@ def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
         i: dense_weight * (d - lo) / span + (1 - dense_weight) * bm25.get(i, 0.0) / top_bm25
         for i, d in dense.items()
     }
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return best_first(fused.items())
 
 
 def zscore(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> Ranked:
@@ -48,7 +49,7 @@ def zscore(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
         i: dense_weight * (d - d_mean) / d_sd + (1 - dense_weight) * (lexical[i] - b_mean) / b_sd
         for i, d in dense.items()
     }
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return best_first(fused.items())
 
 
 def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
@@ -65,7 +66,7 @@ def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None
     for ranking, weight in zip(rankings, weights, strict=True):
         for rank, (i, _) in enumerate(ranking, 1):
             fused[i] = fused.get(i, 0.0) + weight / (k + rank)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+    return best_first(fused.items())
 
 
 def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Ranked:
@@ -87,14 +88,14 @@ def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Rank
             if 0 <= j < len(paths) and paths[j] == paths[i]
         ]
         out[i] = score + weight * (max(beside, default=floor) - floor)
-    return sorted(out.items(), key=lambda item: (-item[1], item[0]))
+    return best_first(out.items())
 
 
 def fuse(dense: dict[int, float], bm25: dict[int, float], cfg: Config) -> Ranked:
     """The hybrid ranking the config asks for."""
     if cfg.fusion == "rrf":
-        by_cosine = sorted(dense.items(), key=lambda item: (-item[1], item[0]))
-        by_bm25 = sorted(bm25.items(), key=lambda item: (-item[1], item[0]))
+        by_cosine = best_first(dense.items())
+        by_bm25 = best_first(bm25.items())
         return rrf(
             by_bm25, by_cosine, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight)
         )

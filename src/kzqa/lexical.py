@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .ann import top_k
+
 LANGUAGE = "english"
 # BM25 saturation and length normalization, chosen on the eval data (BENCHMARKS.md, issue 4):
 # passages are short and of similar length, so a strong length penalty (bm25s's b=0.75)
@@ -107,12 +109,7 @@ class Lexical:
             for t in ids:
                 lo, hi = self.indptr[t], self.indptr[t + 1]
                 scores[self.indices[lo:hi]] += self.data[lo:hi]
-            top = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
-            ranked = sorted(
-                ((int(i), float(scores[i])) for i in top if scores[i] > 0),
-                key=lambda item: (-item[1], item[0]),
-            )
-            out.append(ranked)
+            out.append([(i, s) for i, s in top_k(scores, k) if s > 0])
         return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -66,3 +67,11 @@ class AskResult:
     question: str
     answered: bool
     hits: list[Hit]
+
+
+Ranked = list[tuple[int, float]]  # (passage row, score), best first
+
+
+def best_first(pairs: Iterable[tuple[int, float]]) -> Ranked:
+    """Highest score first; ties broken by row, so every ranking is deterministic."""
+    return sorted(pairs, key=lambda item: (-item[1], item[0]))

@@ -15,7 +15,7 @@ from .config import MODES, Config
 from .corpus import FileEntry, read_document, scan_corpus
 from .errors import CorpusError, StoreError, UsageError
 from .lexical import content_stems
-from .records import Answer, AskResult, Hit, Passage, Source
+from .records import Answer, AskResult, Hit, Passage, Source, best_first
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,7 +91,8 @@ def confidence(question_terms: set[str], passage: str, cosine: float) -> float:
     return cosine + COVERAGE_WEIGHT * found
 
 
-def _check_mode(mode: str) -> str:
+def check_mode(mode: str) -> str:
+    """The retrieval mode, if it is one of MODES; a usage error otherwise."""
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose {', '.join(MODES)})")
     return mode
@@ -182,9 +183,9 @@ class Searcher:
     def rank(self, found: Candidates, mode: str) -> fusion.Ranked:
         """One ranking from the candidates, as the mode and the fusion settings say."""
         if mode == "dense":
-            return sorted(found.dense.items(), key=lambda item: (-item[1], item[0]))
+            return best_first(found.dense.items())
         if mode == "bm25":
-            return sorted(found.bm25.items(), key=lambda item: (-item[1], item[0]))
+            return best_first(found.bm25.items())
         fused = fusion.fuse(found.dense, found.bm25, self.cfg)
         return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
 
@@ -197,7 +198,7 @@ class Searcher:
         self, questions: Sequence[str], depth: int, mode: str | None = None
     ) -> list[fusion.Ranked]:
         """Ranked (passage row, score) lists for many questions at once (for `kzqa eval`)."""
-        mode = _check_mode(mode or self.cfg.mode)
+        mode = check_mode(mode or self.cfg.mode)
         if not questions:
             return []
         qvecs = self.embed_questions(questions)
@@ -205,7 +206,7 @@ class Searcher:
         return [self.rank(c, mode) for c in self.candidates(questions, qvecs, pool, mode)]
 
     def search(self, question: str, k: int, mode: str | None = None) -> AskResult:
-        mode = _check_mode(mode or self.cfg.mode)
+        mode = check_mode(mode or self.cfg.mode)
         question = check_question(question, k)
         passages = self.generation.passages
         qvec = self.embed_question(question)
