@@ -173,8 +173,7 @@ class Service:
             if isinstance(opened, OnnxEncoder):
                 opened = OnnxEncoder(opened.folder, threads=ONNX_THREADS)
             searcher.encoder = MemoEncoder(opened)
-        for part in ("passages", "vectors", "dense", "lexical"):
-            getattr(generation, part)
+        generation.preload()
         return searcher
 
     def _manifest_stamp(self) -> tuple[int, int] | None:

@@ -170,11 +170,21 @@ class Generation:
             )
         return index
 
+    @property
+    def exact(self) -> bool:
+        """A flat index: searched with numpy on the vectors, never through FAISS."""
+        return self.manifest.index_type.get("kind") == "flat"
+
+    def preload(self) -> None:
+        """Load every part a search reads, so the first question does not pay for it."""
+        for part in ("passages", "vectors", "lexical") + (() if self.exact else ("dense",)):
+            getattr(self, part)
+
     def search_dense(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """Top-k (passage row, cosine) per query: numpy for an exact index, FAISS otherwise."""
         from . import ann
 
-        if self.manifest.index_type.get("kind") == "flat":
+        if self.exact:
             return ann.search_exact(self.vectors, queries, k)
         return ann.search(self.dense, queries, k)
 
