@@ -255,7 +255,10 @@ def _commit_generation(
         np.save(staging / store.VECTORS, vectors, allow_pickle=False)
         ann.write(ann.build(vectors, params), staging / store.DENSE)
         (staging / store.BM25).mkdir()
-        lexical.build([p.text for p in passages], staging / store.BM25)
+        titles = {path: meta.get("title") for path, meta in files.items()}
+        lexical.build(
+            [lexical.document(p.text, titles[p.path]) for p in passages], staging / store.BM25
+        )
         store.write_passages(staging, passages)
         manifest = store.Manifest(
             format=store.FORMAT,
