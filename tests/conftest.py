@@ -32,6 +32,18 @@ class FakeEmbedder:
 
     def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
         self.embedded += list(texts)
+        return self._bags(texts, progress)
+
+    def embed_passages(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress=None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and a bag for each sentence (the real model pools its tokens)."""
+        vectors = self.embed(texts, progress)
+        return vectors, [
+            self._bags([t[s:e] for s, e in ss]) for t, ss in zip(texts, spans, strict=True)
+        ]
+
+    def _bags(self, texts: Sequence[str], progress=None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().split():

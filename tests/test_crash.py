@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from kzqa import store
-from kzqa.journal import HASH_BYTES
+from kzqa.journal import complete_size, journal_path, read_journal
 
 KZQA = [sys.executable, "-m", "kzqa"]
 
@@ -32,17 +32,16 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
     build = subprocess.Popen(
         [*KZQA, "index"], cwd=real_project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    journal = index / f"journal-{before.model_fingerprint}.bin"
-    record = HASH_BYTES + 4 * before.dimension
+    journal = journal_path(index, before.model_fingerprint)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and build.poll() is None:
-        if journal.is_file() and journal.stat().st_size >= record:
+        if complete_size(journal, before.dimension) > 0:
             break
         time.sleep(0.05)
     assert build.poll() is None, "the build finished before it could be killed"
     build.send_signal(signal.SIGKILL)
     build.wait()
-    embedded_before_kill = journal.stat().st_size // record
+    embedded_before_kill = len(read_journal(journal, before.dimension))
     assert embedded_before_kill >= 1
 
     # The live index is the old one, complete and usable.

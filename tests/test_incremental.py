@@ -41,6 +41,52 @@ def test_first_build_embeds_everything_then_nothing(cfg: Config, fake_embedder) 
     assert not again.committed and again.rebuilt is None
 
 
+def test_sentence_vectors_are_stored_and_kept_for_unchanged_passages(
+    cfg: Config, fake_embedder
+) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    before = store.open_generation(cfg.index)
+    assert before is not None and before.sentence_rows is not None
+    old = {p.hash: before.sentence_vectors(i) for i, p in enumerate(before.passages)}
+    write(cfg.corpus / "new.txt", "A new note. It has two sentences about glaciers.\n")
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.passages_embedded == 1
+    after = store.open_generation(cfg.index)
+    assert after is not None
+    for row, p in enumerate(after.passages):
+        vectors = after.sentence_vectors(row)
+        assert vectors is not None and len(vectors) == len(p.sentence_spans())
+        if p.path == ARTICLE_NAME:
+            assert (vectors == old[p.hash]).all()
+    new_row = next(i for i, p in enumerate(after.passages) if p.path == "new.txt")
+    assert len(after.sentence_vectors(new_row)) == 2
+
+
+def test_an_index_without_sentence_vectors_gets_them(cfg: Config, fake_embedder) -> None:
+    """An index from a kzqa that stored none: the next build embeds every passage once more
+    and says why; until then, answers embed their sentences as they go."""
+    first = build_index(cfg, embedder=fake_embedder)
+    manifest = store.read_manifest(cfg.index)
+    assert manifest is not None
+    (cfg.index / manifest.generation / store.SENTENCES).unlink()
+    del manifest.artifacts[store.SENTENCES], manifest.checksums[store.SENTENCES]
+    store.write_text_atomic(cfg.index / store.MANIFEST, manifest.to_json())
+    fake_embedder.embedded.clear()
+    hits = search(cfg, fake_embedder, "three Luban Workshops")
+    assert hits and len(fake_embedder.embedded) > 1  # the question, then sentences
+    assert hits[0].answer.text in hits[0].passage.text
+    report = build_index(cfg, embedder=fake_embedder)
+    assert "answer-sentence vectors" in (report.rebuilt or "")
+    assert report.passages_embedded == first.passages_total == report.passages_total
+    gen = store.open_generation(cfg.index)
+    assert gen is not None and gen.sentence_rows is not None
+    fake_embedder.embedded.clear()
+    assert [h.answer for h in search(cfg, fake_embedder, "three Luban Workshops")] == [
+        h.answer for h in hits
+    ]
+    assert len(fake_embedder.embedded) == 1  # the question only
+
+
 def test_editing_one_paragraph_reembeds_one_passage(cfg: Config, fake_embedder) -> None:
     build_index(cfg, embedder=fake_embedder)
     article = cfg.corpus / ARTICLE_NAME

@@ -85,3 +85,27 @@ def test_onnx_encoder_refuses_a_folder_without_an_export(tmp_path: Path) -> None
 
     with pytest.raises(ModelError):
         OnnxEncoder(tmp_path)
+
+
+def test_sentence_vectors_match_sentence_transformers_and_the_index(article) -> None:
+    """Sentence vectors pooled from the passage's tokens: the same through ONNX Runtime as
+    through torch, equal to the stored ones, and each a unit vector near its passage's."""
+    generation, onnx, reference = article
+    passages = generation.passages
+    texts = [p.text for p in passages] + ODD_TEXTS[-1:]  # and one past the model's window
+    spans = [p.relative_spans() for p in passages] + [[(0, 52), (53, 105), (3000, 3052)]]
+    got_vectors, got = onnx.embed_passages(texts, spans)
+    want_vectors, want = reference.embed_passages(texts, spans)
+    assert np.sum(got_vectors * want_vectors, axis=1).min() >= 0.9999
+    for g, w, ss in zip(got, want, spans, strict=True):
+        assert g.shape == w.shape == (len(ss), reference.dimension)
+        assert np.sum(g * w, axis=1).min() >= 0.9999
+        assert np.allclose(np.linalg.norm(g, axis=1), 1.0, atol=1e-5)
+    for row, p in enumerate(passages):
+        stored = generation.sentence_vectors(row)
+        assert stored is not None and stored.shape == (len(p.sentence_spans()), 384)
+        assert np.sum(stored * want[row], axis=1).min() >= 0.999  # float16 on disk
+        assert (stored @ generation.vectors[row]).min() > 0.3  # a sentence is about its passage
+    # A sentence past the window has no tokens: it stands in with the whole passage's vector.
+    assert np.allclose(got[-1][2], got_vectors[-1], atol=1e-5)
+    assert not np.allclose(got[-1][0], got_vectors[-1], atol=1e-3)

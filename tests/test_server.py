@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from kzqa import store
 from kzqa.cli import app
 from kzqa.config import load_config
 from kzqa.server import MemoEncoder, Server, is_loopback, make_server
@@ -81,14 +82,36 @@ def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     assert (status, dense) == (200, cli_json(QUESTION, "-k", "2", "--mode", "dense"))
 
 
+def without_sentence_vectors(project: Path) -> None:
+    """Make the index look built by a kzqa that stored no sentence vectors."""
+    index = project / "index"
+    manifest = store.read_manifest(index)
+    assert manifest is not None
+    (index / manifest.generation / store.SENTENCES).unlink()
+    del manifest.artifacts[store.SENTENCES], manifest.checksums[store.SENTENCES]
+    store.write_text_atomic(index / store.MANIFEST, manifest.to_json())
+
+
 @pytest.mark.slow
-def test_the_sentence_memo_changes_no_answer(server: Server) -> None:
-    first = get(server, "/ask", q=QUESTION)
+def test_answers_use_the_stored_sentence_vectors(server: Server) -> None:
+    assert server.service.searcher.generation.sentence_rows is not None
+    got = get(server, "/ask", q=QUESTION)
     memo = server.service.searcher.encoder
-    assert isinstance(memo, MemoEncoder) and memo.misses > 0 and memo.hits == 0
-    assert get(server, "/ask", q=QUESTION) == first
-    assert memo.hits > 0
-    assert first[1] == cli_json(QUESTION)
+    assert isinstance(memo, MemoEncoder) and memo.misses == 1  # the question, nothing else
+    assert got == (200, cli_json(QUESTION))
+
+
+@pytest.mark.slow
+def test_the_sentence_memo_changes_no_answer(real_project: Path) -> None:
+    without_sentence_vectors(real_project)
+    with running(warm=False) as server:
+        first = get(server, "/ask", q=QUESTION)
+        assert server.service.searcher.generation.sentence_rows is None
+        memo = server.service.searcher.encoder
+        assert isinstance(memo, MemoEncoder) and memo.misses > 1 and memo.hits == 0
+        assert get(server, "/ask", q=QUESTION) == first
+        assert memo.hits > 0
+        assert first[1] == cli_json(QUESTION)
 
 
 @pytest.mark.slow
@@ -218,6 +241,7 @@ def test_concurrent_requests_get_the_answers_sequential_ones_get(server: Server)
 
 @pytest.mark.slow
 def test_the_warm_up_fills_the_memo_and_changes_no_answer(real_project: Path) -> None:
+    without_sentence_vectors(real_project)
     want = cli_json(QUESTION)
     with running(warm=True) as srv:
         deadline = time.monotonic() + 60

@@ -16,18 +16,34 @@ LEXICAL_WEIGHT = 1.0  # weight of the share of question terms in a sentence, bes
 
 
 def choose_answers(
-    question: str, query_vector: np.ndarray, passages: Sequence[Passage], encoder: OnnxEncoder
+    question: str,
+    query_vector: np.ndarray,
+    passages: Sequence[Passage],
+    encoder: OnnxEncoder,
+    stored: Sequence[np.ndarray | None] = (),
 ) -> list[Answer]:
-    """One answer sentence per passage: its cosine to the question plus term overlap."""
+    """One answer sentence per passage: its cosine to the question plus term overlap.
+
+    The sentence vectors are the index's (`stored`, one array per passage) when it has them;
+    an index without them (built by an older kzqa, or by a model that gives none) has the
+    encoder embed the sentences now.
+    """
+    import numpy as np
+
     from .lexical import content_stems
 
-    spans = [list(p.sentences) or [(p.start_char, p.end_char)] for p in passages]
+    spans = [p.sentence_spans() for p in passages]
     texts = [
         p.text[s - p.start_char : e - p.start_char]
         for p, ss in zip(passages, spans, strict=True)
         for s, e in ss
     ]
-    vectors = encoder.embed(texts) if texts else None
+    if not texts:
+        vectors = None
+    elif len(stored) == len(passages) and all(v is not None for v in stored):
+        vectors = np.vstack(stored)
+    else:
+        vectors = encoder.embed(texts)
     terms = content_stems(question)
     answers = []
     row = 0

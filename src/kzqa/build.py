@@ -16,7 +16,7 @@ from . import ann, lexical, store
 from .chunking import CHUNKER_VERSION, ChunkSettings, chunk_document
 from .config import Config
 from .corpus import FileEntry, Scan, read_document, scan_corpus
-from .embedding import Embedder, open_embedder
+from .embedding import Embedder, onnx_export_ok, open_embedder
 from .errors import CorpusError
 from .journal import JournalWriter, journal_path, read_journal
 from .records import Passage
@@ -76,7 +76,7 @@ def default_embedder(cfg: Config) -> Embedder:
     embedder = open_embedder(cfg.model, batch_size=cfg.batch_size)
     folder = cfg.index / "onnx" / embedder.fingerprint
     use_onnx = getattr(embedder, "use_onnx", None)
-    if use_onnx is not None and (folder / "onnx.json").is_file():
+    if use_onnx is not None and onnx_export_ok(folder):
         try:
             use_onnx(folder)
         except Exception:  # an unreadable export: torch still embeds, correctly if slower
@@ -110,7 +110,9 @@ def _build_locked(
     settings = chunk_settings(cfg)
     fingerprint = index_fingerprint(embedder.fingerprint, settings)
     report = BuildReport(warnings=list(scan.warnings))
-    previous, report.rebuilt = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
+    previous, report.rebuilt = _previous(
+        cfg.index, fingerprint, embedder.fingerprint, full, hasattr(embedder, "embed_passages")
+    )
     rechunk = report.rebuilt is not None
 
     old_files = previous.manifest.files if previous else {}
@@ -144,9 +146,9 @@ def _build_locked(
             store.write_text_atomic(cfg.index / store.MANIFEST, previous.manifest.to_json())
         return report
 
-    vectors = _vectors_for(cfg.index, passages, previous, embedder, report, progress)
+    vectors, sentences = _vectors_for(cfg.index, passages, previous, embedder, report, progress)
     name = _commit_generation(
-        cfg, embedder, settings, fingerprint, passages, vectors, files, report.skipped
+        cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report.skipped
     )
     report.committed = True
     journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
@@ -243,6 +245,7 @@ def _commit_generation(
     fingerprint: str,
     passages: list[Passage],
     vectors: np.ndarray,
+    sentences: np.ndarray | None,
     files: dict[str, dict[str, Any]],
     skipped: dict[str, dict[str, Any]],
 ) -> str:
@@ -253,6 +256,8 @@ def _commit_generation(
     name, staging = store.new_generation(cfg.index)
     try:
         np.save(staging / store.VECTORS, vectors, allow_pickle=False)
+        if sentences is not None:
+            np.save(staging / store.SENTENCES, sentences, allow_pickle=False)
         ann.write(ann.build(vectors, params), staging / store.DENSE)
         (staging / store.BM25).mkdir()
         titles = {path: meta.get("title") for path, meta in files.items()}
@@ -285,12 +290,13 @@ def _commit_generation(
 
 
 def _previous(
-    index_dir: Path, fingerprint: str, model_fingerprint: str, full: bool
+    index_dir: Path, fingerprint: str, model_fingerprint: str, full: bool, sentences: bool
 ) -> tuple[store.Generation | None, str | None]:
     """The live generation to build on, and why everything must be re-chunked (if it must).
 
     After a chunking change the previous generation is still returned: its vectors are
-    reused for every passage whose text comes out the same.
+    reused for every passage whose text comes out the same. `sentences`: the embedder gives
+    sentence vectors, so a generation without them is rebuilt.
     """
     if full:
         return None, "--full"
@@ -308,6 +314,11 @@ def _previous(
         if damaged:
             return None, f"the index was unreadable ({', '.join(damaged)} damaged)"
         previous.passages  # noqa: B018 - load now so damage is found here, not later
+        if sentences and previous.sentence_rows is None:
+            return previous, (
+                "the index has no answer-sentence vectors yet (this version stores them): "
+                "every passage is embedded once more"
+            )
         if old.fingerprint != fingerprint:
             return previous, (
                 f"the chunking settings changed (index: {old.chunking}); "
@@ -332,6 +343,11 @@ def _file_meta(
     }
 
 
+def embed_key(p: Passage) -> str:
+    """What a passage's vectors depend on: its text, and where its sentences fall in it."""
+    return hashlib.sha256(f"{p.hash} {p.relative_spans()}".encode()).hexdigest()
+
+
 def _vectors_for(
     index_dir: Path,
     passages: list[Passage],
@@ -339,39 +355,55 @@ def _vectors_for(
     embedder: Embedder,
     report: BuildReport,
     progress: ProgressFactory | None,
-) -> np.ndarray:
-    """One vector per passage: reused by text hash where possible, embedded otherwise."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One vector per passage and, when the embedder gives them, one per sentence (float16,
+    store.SENTENCES): reused by embed_key where possible, embedded otherwise."""
     import numpy as np
 
-    known: dict[str, Any] = {}
+    with_sentences = hasattr(embedder, "embed_passages")
+    known: dict[str, tuple[Any, Any]] = {}
     if previous is not None:
         old = previous.vectors
-        known = {p.hash: old[i] for i, p in enumerate(previous.passages)}
+        for i, p in enumerate(previous.passages):
+            known[embed_key(p)] = (old[i], previous.sentence_vectors(i))
     journal = journal_path(index_dir, embedder.fingerprint)
     known.update(read_journal(journal, embedder.dimension))
-    missing: dict[str, str] = {}
-    for p in passages:
-        if p.hash not in known:
-            missing.setdefault(p.hash, p.text)
+    if with_sentences:  # a vector stored without its sentences' is embedded again
+        known = {key: found for key, found in known.items() if found[1] is not None}
+    keys = [embed_key(p) for p in passages]
+    missing: dict[str, Passage] = {}
+    for key, p in zip(keys, passages, strict=True):
+        if key not in known:
+            missing.setdefault(key, p)
     report.passages_embedded = len(missing)
-    report.passages_reused = len(passages) - sum(1 for p in passages if p.hash in missing)
+    report.passages_reused = sum(1 for key in keys if key not in missing)
     if missing:
         advance = progress(len(missing)) if progress else None
         writer = JournalWriter(journal, embedder.dimension)
         try:
-            hashes = list(missing)
+            todo = list(missing)
             step = 256  # journal granularity: a kill loses at most this many embeddings
-            for i in range(0, len(hashes), step):
-                batch = hashes[i : i + step]
-                vecs = embedder.embed([missing[h] for h in batch], progress=advance)
-                writer.append(batch, vecs)
-                known.update(zip(batch, vecs, strict=True))
+            for i in range(0, len(todo), step):
+                batch = todo[i : i + step]
+                texts = [missing[key].text for key in batch]
+                sentences = None
+                if with_sentences:
+                    spans = [missing[key].relative_spans() for key in batch]
+                    vecs, sentences = embedder.embed_passages(texts, spans, progress=advance)
+                else:
+                    vecs = embedder.embed(texts, progress=advance)
+                writer.append(batch, vecs, sentences)
+                for row, key in enumerate(batch):
+                    known[key] = (vecs[row], sentences[row] if sentences is not None else None)
         finally:
             writer.close()
     out = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
-    for i, p in enumerate(passages):
-        out[i] = known[p.hash]
-    return out
+    for i, key in enumerate(keys):
+        out[i] = known[key][0]
+    if not with_sentences:
+        return out, None
+    sentence_rows = [known[key][1] for key in keys]
+    return out, np.vstack(sentence_rows).astype(np.float16) if sentence_rows else None
 
 
 def _ensure_onnx(index_dir: Path, embedder: Embedder) -> str | None:
@@ -384,7 +416,7 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder) -> str | None:
         return None
     rel = f"onnx/{embedder.fingerprint}"
     folder = index_dir / rel
-    if not (folder / "onnx.json").is_file():
+    if not onnx_export_ok(folder):
         tmp = index_dir / f".staging-onnx-{embedder.fingerprint}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

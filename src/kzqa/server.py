@@ -9,9 +9,10 @@ names a new generation (a `kzqa index` finished), the new one is opened and full
 background, then swapped in with one assignment: requests that started on the old searcher
 finish on it, new ones get the new one, none waits for the load or is dropped.
 
-Picking each hit's answer sentence embeds that passage's sentences, which is most of a
-request's work; the server keeps those vectors in a memo (MemoEncoder) and, in the
-background at low priority, embeds every passage's sentences into it ahead of the questions.
+Each hit's answer sentence is picked with the sentence vectors the index stores. An index
+without them (built by an older kzqa, or with a model that gives none) has that passage's
+sentences embedded per request; the server keeps those vectors in a memo (MemoEncoder) and, in
+the background at low priority, embeds every passage's sentences into it ahead of the questions.
 
 Errors are JSON, `{"error": "…", "hint": "…"}`: 4xx for what the client can fix, 503 while no
 index can be opened, and a 500 without a traceback (that goes to stderr) for a bug.
@@ -246,12 +247,16 @@ class Service:
                 if self._stop.wait(self.poll):
                     return
                 continue
+            if searcher.generation.sentence_rows is not None:  # stored: nothing to embed
+                done.add(searcher.manifest.generation)
+                self.warm_state = "done"
+                continue
             self.warm_state = "running"
             base = memo.encoder
             encoder = OnnxEncoder(base.folder, threads=1) if isinstance(base, OnnxEncoder) else base
             batch: list[str] = []
             for p in searcher.generation.passages:
-                spans = list(p.sentences) or [(p.start_char, p.end_char)]
+                spans = p.sentence_spans()
                 batch += [p.text[s - p.start_char : e - p.start_char] for s, e in spans]
                 if len(batch) >= WARM_BATCH:
                     self.warmed += memo.warm(batch, encoder)

@@ -2,9 +2,10 @@
 
 index/
   manifest.json      the commit marker: names the live generation; written last, atomically
-  gen-<id>/          passages.jsonl, vectors.npy, dense.faiss, bm25/   (one complete build)
+  gen-<id>/          passages.jsonl, vectors.npy, sentences.npy, dense.faiss, bm25/
+                     (one complete build)
   onnx/<model fp>/   the question encoder exported from the model (model.onnx, tokenizer.json)
-  journal-<fp>.bin   vectors embedded by a build that has not committed yet (resumable)
+  journal-<fp>-v2.bin  vectors embedded by a build that has not committed yet (resumable)
   .lock              held by the one `kzqa index` that may write
 
 A build writes a whole new generation beside the live one and switches by replacing
@@ -35,6 +36,9 @@ FORMAT = 1  # on-disk format version, checked on load
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 VECTORS = "vectors.npy"
+# Answer-sentence vectors, float16: each passage's sentences in order, passages in row order.
+# Builds before this file existed lack it; their answers embed sentences at question time.
+SENTENCES = "sentences.npy"
 DENSE = "dense.faiss"
 BM25 = "bm25"
 KEEP_GENERATIONS = 2  # the live one and the one before, for readers that opened it already
@@ -154,6 +158,38 @@ class Generation:
         return vectors
 
     @cached_property
+    def sentence_rows(self) -> tuple[np.ndarray, list[int]] | None:
+        """All answer-sentence vectors and where each passage's start (None: not stored)."""
+        import numpy as np
+
+        if SENTENCES not in self.manifest.artifacts:
+            return None
+        starts = [0]
+        for p in self.passages:
+            starts.append(starts[-1] + len(p.sentence_spans()))
+        path = self.folder / SENTENCES
+        try:
+            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"index file {path} is damaged", hint=REBUILD) from exc
+        if vectors.shape != (starts[-1], self.manifest.dimension):
+            raise StoreError(
+                f"{path} has shape {vectors.shape}, expected "
+                f"({starts[-1]}, {self.manifest.dimension})",
+                hint=REBUILD,
+            )
+        return vectors, starts
+
+    def sentence_vectors(self, row: int) -> np.ndarray | None:
+        """The stored vectors of passage row's sentences (float32), or None."""
+        import numpy as np
+
+        if self.sentence_rows is None:
+            return None
+        vectors, starts = self.sentence_rows
+        return np.asarray(vectors[starts[row] : starts[row + 1]], dtype=np.float32)
+
+    @cached_property
     def dense(self) -> Any:
         from . import ann
 
@@ -177,7 +213,8 @@ class Generation:
 
     def preload(self) -> None:
         """Load every part a search reads, so the first question does not pay for it."""
-        for part in ("passages", "vectors", "lexical") + (() if self.exact else ("dense",)):
+        parts = ("passages", "vectors", "sentence_rows", "lexical")
+        for part in parts + (() if self.exact else ("dense",)):
             getattr(self, part)
 
     def search_dense(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
