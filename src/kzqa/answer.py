@@ -38,10 +38,11 @@ def choose_answers(
         for p, ss in zip(passages, spans, strict=True)
         for s, e in ss
     ]
+    found = [v for v in stored if v is not None]
     if not texts:
         vectors = None
-    elif len(stored) == len(passages) and all(v is not None for v in stored):
-        vectors = np.vstack(stored)
+    elif len(found) == len(passages):
+        vectors = np.vstack(found)
     else:
         vectors = encoder.embed(texts)
     terms = content_stems(question)

@@ -360,7 +360,8 @@ def _vectors_for(
     store.SENTENCES): reused by embed_key where possible, embedded otherwise."""
     import numpy as np
 
-    with_sentences = hasattr(embedder, "embed_passages")
+    embed_passages = getattr(embedder, "embed_passages", None)  # see embedding.pool_sentences
+    with_sentences = embed_passages is not None
     known: dict[str, tuple[Any, Any]] = {}
     if previous is not None:
         old = previous.vectors
@@ -387,9 +388,9 @@ def _vectors_for(
                 batch = todo[i : i + step]
                 texts = [missing[key].text for key in batch]
                 sentences = None
-                if with_sentences:
+                if embed_passages is not None:
                     spans = [missing[key].relative_spans() for key in batch]
-                    vecs, sentences = embedder.embed_passages(texts, spans, progress=advance)
+                    vecs, sentences = embed_passages(texts, spans, progress=advance)
                 else:
                     vecs = embedder.embed(texts, progress=advance)
                 writer.append(batch, vecs, sentences)

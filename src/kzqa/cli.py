@@ -325,7 +325,8 @@ def serve(
         bool,
         typer.Option(
             "--warm/--no-warm",
-            help="Embed every passage's sentences in the background, so answers come fast.",
+            help="For an index without stored sentence vectors (older kzqa): embed every "
+            "passage's sentences in the background, so answers come fast.",
         ),
     ] = True,
     config: ConfigOpt = None,

@@ -333,8 +333,12 @@ def ask_many(
 
 def open_fresh(cfg: Config, update: bool = True, log: Log = _stderr) -> Searcher:
     """Open the index, building it if there is none and refreshing it if the corpus moved."""
-    from .build import build_index
     from .errors import BusyError
+
+    def build_index(cfg: Config, wait: float = 0) -> Any:
+        from .build import build_index  # only when there is work: 10 ms of imports
+
+        return build_index(cfg, wait=wait)
 
     manifest = store.read_manifest(cfg.index)
     if manifest is None:
