@@ -1,0 +1,181 @@
+"""Retrieval levers tried on top of the default hybrid ranking (issue 4), kept or not.
+
+    .venv/bin/python bench/eval_levers.py ../shared/eval/scifact ../shared/eval/covidqa
+
+On each dataset's (cached) eval index, with the default fusion, compares nDCG@10 on even
+queries (tuning half), odd queries (held out) and all, for:
+
+- default: BM25 reads each passage after its file's title (lexical.document)
+- BM25 on the passage text alone (the default before)
+- the title before the passage for the dense leg too (re-embeds the passages that gain a
+  title, once: cached in bench/out/levers-<dataset>-title-vectors.npy)
+- dense pseudo-relevance feedback (Rocchio: the question vector plus 0.3 x the mean of the
+  top 3 fused passages' vectors, then search and fuse again)
+- a document bonus: + 0.2 x the question's cosine to the mean vector of the passage's file
+- a document BM25 bonus: + 0.2 x the BM25 score of the passage's whole file
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from eval_fusion import docs_of
+from kzqa import fusion, lexical
+from kzqa.config import Config
+from kzqa.evaluate import load_dataset, prepare, score_runs
+from kzqa.retrieval import Searcher
+
+ROOT = Path(__file__).resolve().parent.parent
+POOL = 100  # candidates per retriever, as the default config
+PRF_WEIGHT, PRF_DEPTH = 0.3, 3
+DOC_WEIGHT = 0.2
+
+
+def bm25_index(texts: list[str]) -> lexical.Lexical:
+    folder = Path(tempfile.mkdtemp(prefix="kzqa-levers-"))
+    lexical.build(texts, folder)
+    return lexical.Lexical(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("datasets", nargs="+", type=Path)
+    args = parser.parse_args()
+    cfg = Config()  # the built-in defaults, whatever ./kzqa.yaml says
+    print("| dataset | lever | even | odd | all |")
+    print("| --- | --- | --- | --- | --- |")
+    for folder in args.datasets:
+        print_levers(folder, cfg)
+
+
+def print_levers(folder: Path, cfg: Config) -> None:
+    """The table rows of one dataset."""
+    data = load_dataset(folder)
+    ecfg, paths = prepare(cfg, data, None)
+    searcher = Searcher.open(ecfg)
+    gen = searcher.generation
+    passages = gen.passages
+    vectors = np.asarray(gen.vectors)
+    files = [p.path for p in passages]
+    doc_of = [paths.get(f) for f in files]
+    titles = {path: meta.get("title") for path, meta in gen.manifest.files.items()}
+    qids = list(data.queries)
+    questions = [data.queries[q] for q in qids]
+    qvecs = searcher.embed_questions(questions)
+
+    # Per-file mean vectors and whole-file BM25, for the document bonuses.
+    order = list(dict.fromkeys(files))
+    file_row = {f: i for i, f in enumerate(order)}
+    file_of = np.array([file_row[f] for f in files])
+    means = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
+    np.add.at(means, file_of, vectors)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    whole: dict[str, list[str]] = {f: [] for f in order}
+    for p in passages:
+        whole[p.path].append(p.text)
+    file_bm25 = bm25_index([lexical.document(" ".join(whole[f]), titles[f]) for f in order])
+    text_bm25 = bm25_index([p.text for p in passages])
+
+    def ranked(
+        lex: lexical.Lexical,
+        vecs: np.ndarray,
+        q: np.ndarray,
+        bonus: Callable[[int, dict[int, float]], dict[int, float]] | None = None,
+    ) -> list[list[str]]:
+        """Documents per question, default fusion over (dense, BM25) candidates."""
+        cosines = q @ vecs.T
+        out = []
+        for n, found in enumerate(lex.search_many(questions, POOL)):
+            top = np.argpartition(-cosines[n], POOL)[:POOL]
+            dense = {int(i): float(cosines[n, i]) for i in top}
+            bm25 = dict(found)
+            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
+            if bonus is not None:
+                dense = bonus(n, dense)
+            fused = fusion.with_neighbours(
+                fusion.fuse(dense, bm25, cfg), files, cfg.neighbour_weight
+            )
+            out.append(docs_of(fused, doc_of))
+        return out
+
+    levers: dict[str, Callable[[], list[list[str]]]] = {
+        "**default** (BM25: title + text)": lambda: ranked(gen.lexical, vectors, qvecs),
+        "BM25 on the text alone": lambda: ranked(text_bm25, vectors, qvecs),
+        "title before the passage for dense too": lambda: ranked(
+            gen.lexical, titled_vectors(folder.name, searcher, titles), qvecs
+        ),
+        f"dense feedback (Rocchio {PRF_WEIGHT}, top {PRF_DEPTH})": lambda: feedback(),
+        f"document bonus: {DOC_WEIGHT} x cosine to the file's mean": lambda: ranked(
+            gen.lexical,
+            vectors,
+            qvecs,
+            lambda n, d: {
+                i: c + DOC_WEIGHT * float(means[file_of[i]] @ qvecs[n]) for i, c in d.items()
+            },
+        ),
+    }
+
+    def feedback() -> list[list[str]]:
+        expanded = qvecs.copy()
+        cosines = qvecs @ vectors.T
+        for n, found in enumerate(gen.lexical.search_many(questions, POOL)):
+            top = np.argpartition(-cosines[n], POOL)[:POOL]
+            dense = {int(i): float(cosines[n, i]) for i in top}
+            bm25 = dict(found)
+            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
+            rows = [i for i, _ in fusion.fuse(dense, bm25, cfg)[:PRF_DEPTH]]
+            expanded[n] += PRF_WEIGHT * vectors[rows].mean(axis=0)
+        expanded /= np.linalg.norm(expanded, axis=1, keepdims=True)
+        return ranked(gen.lexical, vectors, expanded)
+
+    file_scores = file_bm25.search_many(questions, len(order))
+    levers[f"document BM25 bonus: {DOC_WEIGHT} x the file's BM25"] = lambda: ranked_with_file_bm25()
+
+    def ranked_with_file_bm25() -> list[list[str]]:
+        out = []
+        cosines = qvecs @ vectors.T
+        for n, found in enumerate(gen.lexical.search_many(questions, POOL)):
+            per_file = dict(file_scores[n])
+            top = np.argpartition(-cosines[n], POOL)[:POOL]
+            dense = {int(i): float(cosines[n, i]) for i in top}
+            bm25 = {i: s + DOC_WEIGHT * per_file.get(int(file_of[i]), 0.0) for i, s in found}
+            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
+            fused = fusion.with_neighbours(
+                fusion.fuse(dense, bm25, cfg), files, cfg.neighbour_weight
+            )
+            out.append(docs_of(fused, doc_of))
+        return out
+
+    for name, run in levers.items():
+        runs = dict(zip(qids, run(), strict=True))
+        row = [
+            score_runs({q: runs[q] for q in qids[part]}, data)["ndcg@10"]
+            for part in (slice(0, None, 2), slice(1, None, 2), slice(None))
+        ]
+        cells = " | ".join(f"{x:.4f}" for x in row)
+        print(f"| {data.name} | {name} | {cells} |", flush=True)
+
+
+def titled_vectors(name: str, searcher: Searcher, titles: dict[str, str | None]) -> np.ndarray:
+    """The passage vectors with each passage embedded after its file's title (cached)."""
+    cache = ROOT / "bench" / "out" / f"levers-{name}-title-vectors.npy"
+    if cache.is_file():
+        return np.load(cache)
+    gen = searcher.generation
+    vectors = np.array(gen.vectors)
+    texts = [lexical.document(p.text, titles[p.path]) for p in gen.passages]
+    changed = [i for i, p in enumerate(gen.passages) if texts[i] != p.text]
+    for start in range(0, len(changed), 256):
+        rows = changed[start : start + 256]
+        vectors[rows] = searcher.encoder.embed([texts[i] for i in rows])
+    np.save(cache, vectors)
+    return vectors
+
+
+if __name__ == "__main__":
+    main()
