@@ -159,7 +159,8 @@ class Generation:
 
     @cached_property
     def sentence_rows(self) -> tuple[np.ndarray, list[int]] | None:
-        """All answer-sentence vectors and where each passage's start (None: not stored)."""
+        """All answer-sentence vectors, and the row where each passage's first one is (None:
+        this generation stores none)."""
         import numpy as np
 
         if SENTENCES not in self.manifest.artifacts:
