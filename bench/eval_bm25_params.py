@@ -4,7 +4,7 @@
 
 Re-indexes the passages of each (cached) eval index with bm25s at every (k1, b) of the grid
 (seconds each; the vectors are reused), each passage as its text alone or after its file's
-title (lexical.document), and prints nDCG@10 on even queries (tuning half) and all queries,
+title (lexical.with_title), and prints nDCG@10 on even queries (tuning half) and all queries,
 for BM25 alone and for the default hybrid ranking (fusion and neighbour bonus).
 """
 
@@ -49,7 +49,7 @@ def main() -> None:
         terms = lexical.tokenize_queries(questions)
         for fields, (k1, b) in [(f, kb) for f in FIELDS for kb in GRID]:
             texts = [
-                lexical.document(p.text, titles[p.path]) if fields != "text" else p.text
+                lexical.with_title(p.text, titles[p.path]) if fields != "text" else p.text
                 for p in passages
             ]
             tokens = lexical.tokenize(texts)

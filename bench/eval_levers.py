@@ -5,7 +5,7 @@
 On each dataset's (cached) eval index, with the default fusion, compares nDCG@10 on even
 queries (tuning half), odd queries (held out) and all, for:
 
-- default: BM25 reads each passage after its file's title (lexical.document)
+- default: BM25 reads each passage after its file's title (lexical.with_title)
 - BM25 on the passage text alone (the default before)
 - the title before the passage for the dense leg too (re-embeds the passages that gain a
   title, once: cached in bench/out/levers-<dataset>-title-vectors.npy)
@@ -78,7 +78,7 @@ def print_levers(folder: Path, cfg: Config) -> None:
     whole: dict[str, list[str]] = {f: [] for f in order}
     for p in passages:
         whole[p.path].append(p.text)
-    file_bm25 = bm25_index([lexical.document(" ".join(whole[f]), titles[f]) for f in order])
+    file_bm25 = bm25_index([lexical.with_title(" ".join(whole[f]), titles[f]) for f in order])
     text_bm25 = bm25_index([p.text for p in passages])
 
     def ranked(
@@ -168,7 +168,7 @@ def titled_vectors(name: str, searcher: Searcher, titles: dict[str, str | None])
         return np.load(cache)
     gen = searcher.generation
     vectors = np.array(gen.vectors)
-    texts = [lexical.document(p.text, titles[p.path]) for p in gen.passages]
+    texts = [lexical.with_title(p.text, titles[p.path]) for p in gen.passages]
     changed = [i for i, p in enumerate(gen.passages) if texts[i] != p.text]
     for start in range(0, len(changed), 256):
         rows = changed[start : start + 256]

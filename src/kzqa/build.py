@@ -262,7 +262,7 @@ def _commit_generation(
         (staging / store.BM25).mkdir()
         titles = {path: meta.get("title") for path, meta in files.items()}
         lexical.build(
-            [lexical.document(p.text, titles[p.path]) for p in passages], staging / store.BM25
+            [lexical.with_title(p.text, titles[p.path]) for p in passages], staging / store.BM25
         )
         store.write_passages(staging, passages)
         manifest = store.Manifest(

@@ -16,7 +16,7 @@ LANGUAGE = "english"
 # mostly rewards title-only and caption passages.
 K1 = 0.7
 B = 0.3
-# What a passage's BM25 document holds (see document()); part of the saved index, so a change
+# What a passage's BM25 document holds (see with_title()); part of the saved index, so a change
 # rebuilds BM25 (never the vectors).
 FIELDS = "title+text"
 SETTINGS = "kzqa.json"  # K1, B and FIELDS, beside bm25s's own files
@@ -42,7 +42,7 @@ def content_stems(text: str) -> set[str]:
     return set(_stemmer().stemWords(words))
 
 
-def document(text: str, title: str | None) -> str:
+def with_title(text: str, title: str | None) -> str:
     """What BM25 indexes for a passage: its text, after its file's title unless it holds it.
 
     A passage deep in a document rarely names the document's subject, and its title does:
@@ -62,7 +62,7 @@ def tokenize(texts: Sequence[str]) -> Any:
 
 
 def build(texts: Sequence[str], folder: Path) -> None:
-    """Index passage documents (row i = passage i; see document()) and save into folder
+    """Index passage documents (row i = passage i; see with_title()) and save into folder
     (numpy + JSON, no pickle)."""
     import json
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: the index is private data unless the user says otherwise
 DEFAULT_PORT = 8765
-MAX_K = 100  # every hit embeds its passage's sentences; more would let one request hog the CPU
+MAX_K = 100  # hits per answer: more would let one request hog the CPU (and the socket)
 MAX_QUESTION_CHARS = 2_000  # far past the model's 256-token window, which truncates anyway
 MAX_BODY_BYTES = 64 * 1024  # a POST /ask body is a question and two numbers
 POLL_SECONDS = 0.5  # how often the watcher looks at manifest.json (one stat call)
