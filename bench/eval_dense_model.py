@@ -18,15 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from eval_fusion import docs_of
-from kzqa import fusion
+from eval_fusion import POOL, docs_of, halves, pooled
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare, score_runs
-from kzqa.records import best_first
+from kzqa.evaluate import load_dataset, prepare
 from kzqa.retrieval import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
-POOL = 100  # candidates per retriever, as the default config
 
 
 def embedded(model_dir: Path, kind: str, name: str, texts: list[str]) -> np.ndarray:
@@ -59,8 +56,7 @@ def main() -> None:
         ecfg, paths = prepare(cfg, data, None)
         searcher = Searcher.open(ecfg)
         gen = searcher.generation
-        files = [p.path for p in gen.passages]
-        doc_of = [paths.get(f) for f in files]
+        doc_of = [paths.get(p.path) for p in gen.passages]
         qids = list(data.queries)
         questions = [data.queries[q] for q in qids]
         lexical = gen.lexical.search_many(questions, POOL)
@@ -75,21 +71,11 @@ def main() -> None:
             cosines = qvecs @ vectors.T
             runs: dict[str, dict[str, list[str]]] = {"dense": {}, "hybrid": {}}
             for n, q in enumerate(qids):
-                top = np.argpartition(-cosines[n], POOL)[:POOL]
-                dense = {int(i): float(cosines[n, i]) for i in top}
-                bm25 = dict(lexical[n])
-                dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
-                runs["dense"][q] = docs_of(best_first(dense.items()), doc_of)
-                fused = fusion.with_neighbours(
-                    fusion.fuse(dense, bm25, cfg), files, cfg.neighbour_weight
-                )
-                runs["hybrid"][q] = docs_of(fused, doc_of)
+                found = pooled(cosines[n], lexical[n])
+                for ranking in runs:
+                    runs[ranking][q] = docs_of(searcher.rank(found, ranking), doc_of)
             for ranking, run in runs.items():
-                cells = [
-                    score_runs({q: run[q] for q in qids[part]}, data)["ndcg@10"]
-                    for part in (slice(0, None, 2), slice(1, None, 2), slice(None))
-                ]
-                row = " | ".join(f"{x:.4f}" for x in cells)
+                row = " | ".join(f"{x:.4f}" for x in halves(run, data))
                 print(f"| {data.name} | {model} | {ranking} | {row} |", flush=True)
 
 

@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from kzqa import fusion
 from kzqa.config import Config
-from kzqa.evaluate import DEPTH, load_dataset, prepare, score_runs
+from kzqa.evaluate import DEPTH, Dataset, load_dataset, prepare, score_runs
 from kzqa.retrieval import Candidates, Searcher
 
 POOL = 100  # candidates per retriever, as the default config
@@ -86,9 +88,7 @@ def main() -> None:
             t = time.perf_counter()
             runs = {q: docs_of(rule(c), doc_of) for q, c in zip(qids, found, strict=True)}
             ms = 1000 * (time.perf_counter() - t) / len(qids)
-            even = score_runs({q: runs[q] for q in qids[0::2]}, data)["ndcg@10"]
-            odd = score_runs({q: runs[q] for q in qids[1::2]}, data)["ndcg@10"]
-            every = score_runs(runs, data)["ndcg@10"]
+            even, odd, every = halves(runs, data)
             print(f"| {name} | {even:.4f} | {odd:.4f} | {every:.4f} | {ms:.2f} |", flush=True)
             table.setdefault(name, []).append((even, odd, every))
     if len(args.datasets) > 1:
@@ -101,6 +101,25 @@ def main() -> None:
         }
         for name, (even, odd, every) in sorted(means.items(), key=lambda kv: -kv[1][0]):
             print(f"| {name} | {even:.4f} | {odd:.4f} | {every:.4f} |")
+
+
+def halves(runs: dict[str, list[str]], data: Dataset) -> tuple[float, float, float]:
+    """nDCG@10 on the even queries (the tuning half), the odd ones (held out) and all."""
+    qids = [q for q in data.queries if q in runs]  # file order
+    return (
+        score_runs({q: runs[q] for q in qids[0::2]}, data)["ndcg@10"],
+        score_runs({q: runs[q] for q in qids[1::2]}, data)["ndcg@10"],
+        score_runs(runs, data)["ndcg@10"],
+    )
+
+
+def pooled(cosines: np.ndarray, bm25: list[tuple[int, float]], pool: int = POOL) -> Candidates:
+    """One question's candidates from its cosine to every passage and BM25's hits: the top
+    `pool` by cosine, and the cosine of each BM25 hit too (as Searcher.candidates)."""
+    top = np.argpartition(-cosines, pool)[:pool] if len(cosines) > pool else range(len(cosines))
+    dense = {int(i): float(cosines[i]) for i in top}
+    dense.update({i: float(cosines[i]) for i, _ in bm25 if i not in dense})
+    return Candidates(dense, dict(bm25))
 
 
 def docs_of(ranked: fusion.Ranked, doc_of: list[str | None]) -> list[str]:

@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eval_fusion import docs_of
-from kzqa import fusion, lexical
+from eval_fusion import POOL, docs_of, halves, pooled
+from kzqa import lexical
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare, score_runs
-from kzqa.retrieval import Searcher
+from kzqa.evaluate import load_dataset, prepare
+from kzqa.retrieval import Candidates, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
-POOL = 100  # candidates per retriever, as the default config
 PRF_WEIGHT, PRF_DEPTH = 0.3, 3
 DOC_WEIGHT = 0.2
 
@@ -81,83 +80,72 @@ def print_levers(folder: Path, cfg: Config) -> None:
     file_bm25 = bm25_index([lexical.with_title(" ".join(whole[f]), titles[f]) for f in order])
     text_bm25 = bm25_index([p.text for p in passages])
 
+    title_hits = gen.lexical.search_many(questions, POOL)
+    file_cosines = qvecs @ means.T
+    file_hits = [dict(found) for found in file_bm25.search_many(questions, len(order))]
+
     def ranked(
-        lex: lexical.Lexical,
+        hits: list[list[tuple[int, float]]],
         vecs: np.ndarray,
         q: np.ndarray,
-        bonus: Callable[[int, dict[int, float]], dict[int, float]] | None = None,
-    ) -> list[list[str]]:
-        """Documents per question, default fusion over (dense, BM25) candidates."""
+        adjust: Callable[[int, Candidates], Candidates] | None = None,
+    ) -> dict[str, list[str]]:
+        """Documents per question, ranked as the default does over candidates from these
+        vectors and BM25 hits; `adjust` may change a question's candidates first."""
         cosines = q @ vecs.T
-        out = []
-        for n, found in enumerate(lex.search_many(questions, POOL)):
-            top = np.argpartition(-cosines[n], POOL)[:POOL]
-            dense = {int(i): float(cosines[n, i]) for i in top}
-            bm25 = dict(found)
-            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
-            if bonus is not None:
-                dense = bonus(n, dense)
-            fused = fusion.with_neighbours(
-                fusion.fuse(dense, bm25, cfg), files, cfg.neighbour_weight
-            )
-            out.append(docs_of(fused, doc_of))
-        return out
+        runs = {}
+        for n, qid in enumerate(qids):
+            found = pooled(cosines[n], hits[n])
+            if adjust is not None:
+                found = adjust(n, found)
+            runs[qid] = docs_of(searcher.rank(found, "hybrid"), doc_of)
+        return runs
 
-    levers: dict[str, Callable[[], list[list[str]]]] = {
-        "**default** (BM25: title + text)": lambda: ranked(gen.lexical, vectors, qvecs),
-        "BM25 on the text alone": lambda: ranked(text_bm25, vectors, qvecs),
-        "title before the passage for dense too": lambda: ranked(
-            gen.lexical, titled_vectors(folder.name, searcher, titles), qvecs
+    def feedback() -> dict[str, list[str]]:
+        cosines = qvecs @ vectors.T
+        expanded = qvecs.copy()
+        for n in range(len(qids)):
+            first = searcher.rank(pooled(cosines[n], title_hits[n]), "hybrid")
+            expanded[n] += PRF_WEIGHT * vectors[[i for i, _ in first[:PRF_DEPTH]]].mean(axis=0)
+        expanded /= np.linalg.norm(expanded, axis=1, keepdims=True)
+        return ranked(title_hits, vectors, expanded)
+
+    levers: dict[str, Callable[[], dict[str, list[str]]]] = {
+        "**default** (BM25: title + text)": lambda: ranked(title_hits, vectors, qvecs),
+        "BM25 on the text alone": lambda: ranked(
+            text_bm25.search_many(questions, POOL), vectors, qvecs
         ),
-        f"dense feedback (Rocchio {PRF_WEIGHT}, top {PRF_DEPTH})": lambda: feedback(),
+        "title before the passage for dense too": lambda: ranked(
+            title_hits, titled_vectors(folder.name, searcher, titles), qvecs
+        ),
+        f"dense feedback (Rocchio {PRF_WEIGHT}, top {PRF_DEPTH})": feedback,
         f"document bonus: {DOC_WEIGHT} x cosine to the file's mean": lambda: ranked(
-            gen.lexical,
+            title_hits,
             vectors,
             qvecs,
-            lambda n, d: {
-                i: c + DOC_WEIGHT * float(means[file_of[i]] @ qvecs[n]) for i, c in d.items()
-            },
+            lambda n, c: Candidates(
+                {
+                    i: d + DOC_WEIGHT * float(file_cosines[n, file_of[i]])
+                    for i, d in c.dense.items()
+                },
+                c.bm25,
+            ),
+        ),
+        f"document BM25 bonus: {DOC_WEIGHT} x the file's BM25": lambda: ranked(
+            title_hits,
+            vectors,
+            qvecs,
+            lambda n, c: Candidates(
+                c.dense,
+                {
+                    i: s + DOC_WEIGHT * file_hits[n].get(int(file_of[i]), 0.0)
+                    for i, s in c.bm25.items()
+                },
+            ),
         ),
     }
-
-    def feedback() -> list[list[str]]:
-        expanded = qvecs.copy()
-        cosines = qvecs @ vectors.T
-        for n, found in enumerate(gen.lexical.search_many(questions, POOL)):
-            top = np.argpartition(-cosines[n], POOL)[:POOL]
-            dense = {int(i): float(cosines[n, i]) for i in top}
-            bm25 = dict(found)
-            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
-            rows = [i for i, _ in fusion.fuse(dense, bm25, cfg)[:PRF_DEPTH]]
-            expanded[n] += PRF_WEIGHT * vectors[rows].mean(axis=0)
-        expanded /= np.linalg.norm(expanded, axis=1, keepdims=True)
-        return ranked(gen.lexical, vectors, expanded)
-
-    file_scores = file_bm25.search_many(questions, len(order))
-    levers[f"document BM25 bonus: {DOC_WEIGHT} x the file's BM25"] = lambda: ranked_with_file_bm25()
-
-    def ranked_with_file_bm25() -> list[list[str]]:
-        out = []
-        cosines = qvecs @ vectors.T
-        for n, found in enumerate(gen.lexical.search_many(questions, POOL)):
-            per_file = dict(file_scores[n])
-            top = np.argpartition(-cosines[n], POOL)[:POOL]
-            dense = {int(i): float(cosines[n, i]) for i in top}
-            bm25 = {i: s + DOC_WEIGHT * per_file.get(int(file_of[i]), 0.0) for i, s in found}
-            dense.update({i: float(cosines[n, i]) for i in bm25 if i not in dense})
-            fused = fusion.with_neighbours(
-                fusion.fuse(dense, bm25, cfg), files, cfg.neighbour_weight
-            )
-            out.append(docs_of(fused, doc_of))
-        return out
-
     for name, run in levers.items():
-        runs = dict(zip(qids, run(), strict=True))
-        row = [
-            score_runs({q: runs[q] for q in qids[part]}, data)["ndcg@10"]
-            for part in (slice(0, None, 2), slice(1, None, 2), slice(None))
-        ]
-        cells = " | ".join(f"{x:.4f}" for x in row)
+        cells = " | ".join(f"{x:.4f}" for x in halves(run(), data))
         print(f"| {data.name} | {name} | {cells} |", flush=True)
 
 
