@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eval_fusion import by_score, docs_of
+from eval_fusion import POOL, by_score, docs_of, pooled
 from kzqa import lexical
 from kzqa.config import Config
 from kzqa.evaluate import load_dataset, prepare, score_runs
-from kzqa.retrieval import Candidates, Searcher
+from kzqa.retrieval import Searcher
 
 GRID = [(1.5, 0.75), (1.2, 0.75), (0.9, 0.4), (0.7, 0.3), (0.6, 0.3), (0.5, 0.2)]
 FIELDS = ("text", "title+text")
-POOL = 100
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
         qids = list(data.queries)
         questions = [data.queries[q] for q in qids]
         qvecs = searcher.embed_questions(questions)
-        dense = searcher.candidates(questions, qvecs, POOL, "dense")
+        cosines = qvecs @ vectors.T
         titles = {path: meta.get("title") for path, meta in searcher.manifest.files.items()}
         terms = lexical.tokenize_queries(questions)
         for fields, (k1, b) in [(f, kb) for f in FIELDS for kb in GRID]:
@@ -57,19 +56,15 @@ def main() -> None:
             retriever.index(tokens, show_progress=False)
             vocab = retriever.vocab_dict
             found = []
-            for n, c in enumerate(dense):
+            for n in range(len(qids)):
                 query = [t for t in terms[n] if t in vocab]
-                hits: dict[int, float] = {}
+                hits: list[tuple[int, float]] = []
                 if query:
                     ids, scores = retriever.retrieve([query], k=POOL, show_progress=False)
-                    hits = {
-                        int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if s > 0
-                    }
-                cosines = dict(c.dense)
-                extra = [i for i in hits if i not in cosines]
-                if extra:
-                    cosines.update(zip(extra, (vectors[extra] @ qvecs[n]).tolist(), strict=True))
-                found.append(Candidates(cosines, hits))
+                    hits = [
+                        (int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0
+                    ]
+                found.append(pooled(cosines[n], hits))
             row = [data.name, fields, str(k1), str(b)]
             for rule in (lambda c: by_score(c.bm25), lambda c, s=searcher: s.rank(c, "hybrid")):
                 runs = {q: docs_of(rule(c), doc_of) for q, c in zip(qids, found, strict=True)}

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -199,6 +200,11 @@ class SentenceTransformerEmbedder:
         """
         self._onnx = OnnxEncoder(folder)
 
+    @cached_property
+    def _window(self) -> Any:
+        """The tokenizer as the model runs it (its window included), for token offsets."""
+        return load_tokenizer(self.spec.path, self.max_tokens)
+
     def _config_dimension(self) -> int:
         cfg = _read_json(self.spec.path / "1_Pooling" / "config.json") or {}
         dim = cfg.get("word_embedding_dimension") or (
@@ -270,7 +276,7 @@ class SentenceTransformerEmbedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         sentences: list[np.ndarray] = []
         # The same tokens the model sees (its window included), for their character offsets.
-        encodings = load_tokenizer(self.spec.path, self.max_tokens).encode_batch(list(texts))
+        encodings = self._window.encode_batch(list(texts))
         step = self.batch_size * 8  # large calls let sentence-transformers sort by length
         for i in range(0, len(texts), step):
             items = self.model.encode(
