@@ -1,9 +1,11 @@
 """Compare fusion rules on BEIR-style datasets, tuned on even queries, reported on odd and all.
 
     .venv/bin/python bench/eval_fusion.py ../shared/eval/scifact ../shared/eval/covidqa
+    .venv/bin/python bench/eval_fusion.py --config bench/configs/multilingual.yaml ...
 
 Retrieves each retriever's top candidates once per dataset (cached eval index, default
-settings), then scores every fusion rule from those candidates, so a rule costs seconds.
+settings or those of --config, e.g. another model), then scores every fusion rule from
+those candidates, so a rule costs seconds.
 Prints a markdown table per dataset: nDCG@10 on even queries (the tuning half), odd
 queries (held out) and all.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from kzqa import fusion
-from kzqa.config import Config
+from kzqa.config import Config, load_config
 from kzqa.evaluate import DEPTH, Dataset, load_dataset, prepare, score_runs
 from kzqa.retrieval import Candidates, Searcher
 
@@ -67,8 +69,10 @@ def raw_cosine(c: Candidates, w: float) -> fusion.Ranked:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("--config", type=Path, help="settings to use instead of the defaults")
     args = parser.parse_args()
-    cfg = Config()  # the built-in defaults, whatever ./kzqa.yaml says
+    # The built-in defaults, whatever ./kzqa.yaml says, unless a config is given.
+    cfg = load_config(args.config) if args.config else Config()
     table: dict[str, list[tuple[float, float, float]]] = {}
     for folder in args.datasets:
         data = load_dataset(folder)

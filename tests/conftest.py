@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kzqa import store
 from kzqa.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,3 +96,13 @@ def real_project(built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(dest)
     monkeypatch.delenv("KZQA_CONFIG", raising=False)
     return dest
+
+
+def without_sentence_vectors(project: Path) -> None:
+    """Make the index look built by a kzqa that stored no sentence vectors."""
+    index = project / "index"
+    manifest = store.read_manifest(index)
+    assert manifest is not None
+    (index / manifest.generation / store.SENTENCES).unlink()
+    del manifest.artifacts[store.SENTENCES], manifest.checksums[store.SENTENCES]
+    store.write_text_atomic(index / store.MANIFEST, manifest.to_json())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzqa import store
+from conftest import without_sentence_vectors
 from kzqa.cli import app
 from kzqa.config import load_config
 from kzqa.server import MemoEncoder, Server, is_loopback, make_server
@@ -80,16 +80,6 @@ def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     assert (status, posted) == (200, got)
     status, dense = get(server, "/ask", q=QUESTION, k=2, mode="dense")
     assert (status, dense) == (200, cli_json(QUESTION, "-k", "2", "--mode", "dense"))
-
-
-def without_sentence_vectors(project: Path) -> None:
-    """Make the index look built by a kzqa that stored no sentence vectors."""
-    index = project / "index"
-    manifest = store.read_manifest(index)
-    assert manifest is not None
-    (index / manifest.generation / store.SENTENCES).unlink()
-    del manifest.artifacts[store.SENTENCES], manifest.checksums[store.SENTENCES]
-    store.write_text_atomic(index / store.MANIFEST, manifest.to_json())
 
 
 @pytest.mark.slow

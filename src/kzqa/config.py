@@ -40,6 +40,10 @@ class Config:
     rrf_k: int = 60  # RRF's rank offset: smaller trusts the top ranks more
     # Hybrid only: a passage gains this x the better fused score of its neighbours in its file.
     neighbour_weight: float = 0.2
+    # The dense leg scores a passage by its cosine plus this x the cosine of its best sentence
+    # (the answer-sentence vectors the index stores): a passage that holds one sentence on the
+    # question beats one that is vaguely near it throughout. 0 turns it off.
+    sentence_weight: float = 0.5
     # Abstention: answered=false when the top passage's confidence (cosine + 0.5 x share of
     # the question's terms it holds; retrieval.confidence) is below this. 0.5 was chosen on
     # COVID-QA and the article vs off-topic questions (bench/eval_abstain.py, BENCHMARKS.md).
@@ -80,6 +84,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "dense_weight": "dense_weight",
         "rrf_k": "rrf_k",
         "neighbour_weight": "neighbour_weight",
+        "sentence_weight": "sentence_weight",
         "min_score": "min_score",
     },
     "ann": {
@@ -203,6 +208,7 @@ def _validate(cfg: Config) -> Config:
         (cfg.rrf_k >= 1, "search.rrf_k", "must be at least 1"),
         (cfg.min_score >= 0.0, "search.min_score", "must be 0 or more"),
         (0.0 <= cfg.neighbour_weight <= 1.0, "search.neighbour_weight", "must be between 0 and 1"),
+        (cfg.sentence_weight >= 0.0, "search.sentence_weight", "must be 0 or more"),
         (cfg.ann_threshold >= 1, "ann.threshold", "must be at least 1"),
         (cfg.hnsw_m >= 4, "ann.hnsw_m", "must be at least 4"),
         (cfg.hnsw_ef_search >= 1, "ann.hnsw_ef_search", "must be at least 1"),

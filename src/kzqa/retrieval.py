@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +104,14 @@ class Candidates:
 
     dense: dict[int, float]  # cosine, for every candidate of either retriever
     bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
+    # Cosine of each candidate's best stored answer sentence (empty: the index stores none).
+    sentence: dict[int, float] = field(default_factory=dict)
+
+    def dense_scores(self, sentence_weight: float) -> dict[int, float]:
+        """The dense leg's score: the cosine plus sentence_weight x the best sentence's."""
+        if not self.sentence or sentence_weight == 0:
+            return self.dense
+        return {i: d + sentence_weight * self.sentence.get(i, d) for i, d in self.dense.items()}
 
 
 class Searcher:
@@ -173,21 +181,39 @@ class Searcher:
         if mode in ("bm25", "hybrid"):
             bm25 = [dict(found) for found in gen.lexical.search_many(questions, pool)]
         vectors = gen.vectors
+        found = []
         for d, b, qvec in zip(dense, bm25, qvecs, strict=True):
             # Exact cosines for every candidate: for the fused ranking, and for abstention.
             extra = [i for i in b if i not in d]
             if extra:
                 cosines = vectors[extra] @ qvec
                 d.update(zip(extra, (float(c) for c in cosines), strict=True))
-        return [Candidates(d, b) for d, b in zip(dense, bm25, strict=True)]
+            sentence = self.best_sentences(list(d), qvec) if self.cfg.sentence_weight else {}
+            found.append(Candidates(d, b, sentence))
+        return found
+
+    def best_sentences(self, rows: list[int], qvec: np.ndarray) -> dict[int, float]:
+        """Each row's best cosine among its stored sentence vectors ({}: none stored)."""
+        import numpy as np
+
+        stored = self.generation.sentence_rows
+        if stored is None or not rows:
+            return {}
+        vectors, starts = stored
+        counts = [starts[r + 1] - starts[r] for r in rows]  # every passage has a sentence
+        picks = np.concatenate([np.arange(starts[r], starts[r + 1]) for r in rows])
+        cosines = np.asarray(vectors[picks], dtype=np.float32) @ qvec
+        best = np.maximum.reduceat(cosines, np.cumsum([0, *counts[:-1]]))
+        return dict(zip(rows, best.tolist(), strict=True))
 
     def rank(self, found: Candidates, mode: str) -> fusion.Ranked:
         """One ranking from the candidates, as the mode and the fusion settings say."""
+        dense = found.dense_scores(self.cfg.sentence_weight)
         if mode == "dense":
-            return best_first(found.dense.items())
+            return best_first(dense.items())
         if mode == "bm25":
             return best_first(found.bm25.items())
-        fused = fusion.fuse(found.dense, found.bm25, self.cfg)
+        fused = fusion.fuse(dense, found.bm25, self.cfg)
         return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
 
     def answers(self, question: str, qvec: np.ndarray, rows: Sequence[int]) -> list[Answer]:

@@ -1,0 +1,69 @@
+"""The dense leg's best-sentence evidence (search.sentence_weight)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import without_sentence_vectors
+from kzqa.build import build_index
+from kzqa.config import Config, load_config
+from kzqa.retrieval import Candidates, Searcher
+
+QUESTION = "Where was the Study in Kazakhstan education fair held?"
+
+
+def test_the_dense_score_adds_the_best_sentence_cosine() -> None:
+    found = Candidates({1: 0.5, 2: 0.4}, {}, {1: 0.2, 2: 0.9})
+    assert found.dense_scores(0.5) == pytest.approx({1: 0.6, 2: 0.85})
+    assert found.dense_scores(0.0) == {1: 0.5, 2: 0.4}
+    assert Candidates({1: 0.5}, {}).dense_scores(0.5) == {1: 0.5}  # no sentence vectors
+
+
+def test_best_sentences_are_the_max_of_the_stored_sentence_cosines(real_project: Path) -> None:
+    searcher = Searcher.open(load_config())
+    gen = searcher.generation
+    qvec = searcher.embed_question(QUESTION)
+    rows = list(range(len(gen.passages)))[::-1]  # any order
+    best = searcher.best_sentences(rows, qvec)
+    assert sorted(best) == sorted(rows)
+    for row in rows:
+        stored = gen.sentence_vectors(row)
+        assert stored is not None
+        assert best[row] == pytest.approx(float((stored @ qvec).max()), abs=1e-6)
+    # Passages of several sentences make the bonus differ from the passage's own cosine.
+    assert any(len(gen.sentence_vectors(r)) > 1 for r in rows)
+
+
+def test_the_sentence_evidence_reorders_only_the_dense_leg(real_project: Path) -> None:
+    cfg = load_config()
+    searcher = Searcher.open(cfg)
+    qvec = searcher.embed_question(QUESTION)
+    found = searcher.candidates([QUESTION], qvec[None, :], 100, "hybrid")[0]
+    assert found.sentence and set(found.sentence) == set(found.dense)
+    off = Searcher(replace(cfg, sentence_weight=0.0), searcher.generation, searcher.encoder)
+    assert off.candidates([QUESTION], qvec[None, :], 100, "hybrid")[0].sentence == {}
+    by_cosine = [row for row, _ in off.rank(found, "dense")]
+    with_sentences = [row for row, _ in searcher.rank(found, "dense")]
+    combined = {i: d + cfg.sentence_weight * found.sentence[i] for i, d in found.dense.items()}
+    assert with_sentences == sorted(combined, key=lambda i: (-combined[i], i))
+    assert by_cosine == sorted(found.dense, key=lambda i: (-found.dense[i], i))
+    assert with_sentences != by_cosine  # the article's passages are uneven enough to move
+    # The JSON evidence stays the passage's cosine, whatever the weight.
+    hit = searcher.search(QUESTION, 1).hits[0]
+    row = searcher.generation.passages.index(hit.passage)
+    assert hit.scores["dense"] == pytest.approx(found.dense[row], abs=1e-4)
+
+
+def test_an_index_without_sentence_vectors_ranks_by_cosine(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    without_sentence_vectors(cfg.index.parent)
+    searcher = Searcher.open(cfg, encoder=fake_embedder)
+    qvec = fake_embedder.embed([QUESTION])[0]
+    found = searcher.candidates([QUESTION], qvec[None, :], 10, "dense")[0]
+    assert found.sentence == {}
+    assert [row for row, _ in searcher.rank(found, "dense")] == sorted(
+        found.dense, key=lambda i: (-found.dense[i], i)
+    )
