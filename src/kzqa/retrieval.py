@@ -200,10 +200,12 @@ class Searcher:
         if stored is None or not rows:
             return {}
         vectors, starts = stored
-        counts = [starts[r + 1] - starts[r] for r in rows]  # every passage has a sentence
-        picks = np.concatenate([np.arange(starts[r], starts[r + 1]) for r in rows])
+        at = np.asarray(rows)
+        counts = starts[at + 1] - starts[at]  # every passage has at least one sentence
+        firsts = np.cumsum(counts) - counts  # where each row's sentences begin in `picks`
+        picks = np.arange(counts.sum()) + np.repeat(starts[at] - firsts, counts)
         cosines = np.asarray(vectors[picks], dtype=np.float32) @ qvec
-        best = np.maximum.reduceat(cosines, np.cumsum([0, *counts[:-1]]))
+        best = np.maximum.reduceat(cosines, firsts)
         return dict(zip(rows, best.tolist(), strict=True))
 
     def rank(self, found: Candidates, mode: str) -> fusion.Ranked:

@@ -158,16 +158,15 @@ class Generation:
         return vectors
 
     @cached_property
-    def sentence_rows(self) -> tuple[np.ndarray, list[int]] | None:
-        """All answer-sentence vectors, and the row where each passage's first one is (None:
-        this generation stores none)."""
+    def sentence_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """All answer-sentence vectors, and the row where each passage's first one is, plus
+        one past the last (None: this generation stores none)."""
         import numpy as np
 
         if SENTENCES not in self.manifest.artifacts:
             return None
-        starts = [0]
-        for p in self.passages:
-            starts.append(starts[-1] + len(p.sentence_spans()))
+        starts = np.zeros(len(self.passages) + 1, dtype=np.int64)
+        np.cumsum([len(p.sentence_spans()) for p in self.passages], out=starts[1:])
         path = self.folder / SENTENCES
         try:
             vectors = np.load(path, mmap_mode="r", allow_pickle=False)
