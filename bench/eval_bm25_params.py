@@ -11,6 +11,7 @@ for BM25 alone and for the default hybrid ranking (fusion and neighbour bonus).
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from eval_fusion import POOL, by_score, docs_of, pooled
@@ -64,7 +65,11 @@ def main() -> None:
                     hits = [
                         (int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0
                     ]
-                found.append(pooled(cosines[n], hits))
+                found.append(
+                    pooled(
+                        cosines[n], hits, sentences=partial(searcher.match_sentences, qvec=qvecs[n])
+                    )
+                )
             row = [data.name, fields, str(k1), str(b)]
             for rule in (lambda c: by_score(c.bm25), lambda c, s=searcher: s.rank(c, "hybrid")):
                 runs = {q: docs_of(rule(c), doc_of) for q, c in zip(qids, found, strict=True)}

@@ -71,6 +71,8 @@ def main() -> None:
             cosines = qvecs @ vectors.T
             runs: dict[str, dict[str, list[str]]] = {"dense": {}, "hybrid": {}}
             for n, q in enumerate(qids):
+                # No best-sentence evidence: the index's sentence vectors are MiniLM's, and
+                # mixing them with another model's cosines would measure neither.
                 found = pooled(cosines[n], lexical[n])
                 for ranking in runs:
                     runs[ranking][q] = docs_of(searcher.rank(found, ranking), doc_of)

@@ -32,37 +32,43 @@ def by_score(scores: dict[int, float]) -> fusion.Ranked:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def rules(paths: list[str]) -> dict[str, Rule]:
-    """Every rule compared; paths: the file of each passage row (for neighbours)."""
+def rules(paths: list[str], sentence_weight: float) -> dict[str, Rule]:
+    """Every rule compared; paths: the file of each passage row (for neighbours). Each fuses
+    the dense score with that weight of best-sentence evidence (Candidates.score_dense)."""
+
+    def dense(c: Candidates) -> dict[int, float]:
+        return c.score_dense(sentence_weight)
+
     out: dict[str, Rule] = {
         "bm25": lambda c: by_score(c.bm25),
-        "dense": lambda c: by_score(c.dense),
+        "dense": lambda c: by_score(dense(c)),
     }
     for w in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
-        out[f"convex w={w}"] = lambda c, w=w: fusion.convex(c.dense, c.bm25, w)
+        out[f"convex w={w}"] = lambda c, w=w: fusion.convex(dense(c), c.bm25, w)
     for k in (10, 60):
         for w in (0.33, 0.5):
             out[f"rrf k={k} w={w}"] = lambda c, k=k, w=w: fusion.rrf(
-                by_score(c.bm25), by_score(c.dense), k=k, weights=(1 - w, w)
+                by_score(c.bm25), by_score(dense(c)), k=k, weights=(1 - w, w)
             )
     for w in (0.1, 0.2, 0.3):
         out[f"convex w=0.5 + neighbours {w}"] = lambda c, w=w: fusion.with_neighbours(
-            fusion.convex(c.dense, c.bm25, 0.5), paths, w
+            fusion.convex(dense(c), c.bm25, 0.5), paths, w
         )
         out[f"zscore w=0.6 + neighbours {w}"] = lambda c, w=w: fusion.with_neighbours(
-            fusion.zscore(c.dense, c.bm25, 0.6), paths, w
+            fusion.zscore(dense(c), c.bm25, 0.6), paths, w
         )
     for w in (0.3, 0.5, 0.7, 1.0, 1.5):
-        out[f"raw-cosine w={w}"] = lambda c, w=w: raw_cosine(c, w)
+        out[f"raw-cosine w={w}"] = lambda c, w=w: raw_cosine(dense(c), c.bm25, w)
     for w in (0.3, 0.4, 0.5, 0.6, 0.7):
-        out[f"zscore w={w}"] = lambda c, w=w: fusion.zscore(c.dense, c.bm25, w)
+        out[f"zscore w={w}"] = lambda c, w=w: fusion.zscore(dense(c), c.bm25, w)
     return out
 
 
-def raw_cosine(c: Candidates, w: float) -> fusion.Ranked:
-    """BM25 over the best BM25 score, plus w times the raw cosine (not stretched per query)."""
-    top = max(c.bm25.values(), default=0.0) or 1.0
-    fused = {i: c.bm25.get(i, 0.0) / top + w * d for i, d in c.dense.items()}
+def raw_cosine(dense: dict[int, float], bm25: dict[int, float], w: float) -> fusion.Ranked:
+    """BM25 over the best BM25 score, plus w times the raw dense score (not stretched per
+    query)."""
+    top = max(bm25.values(), default=0.0) or 1.0
+    fused = {i: bm25.get(i, 0.0) / top + w * d for i, d in dense.items()}
     return by_score(fused)
 
 
@@ -88,7 +94,7 @@ def main() -> None:
         print(f"\n### {data.name} ({len(qids)} queries; candidates {per_query:.1f} ms/query)\n")
         print("| rule | even (tune) | odd (held out) | all | ms/query (fusion) |")
         print("| --- | --- | --- | --- | --- |")
-        for name, rule in rules(searcher.paths).items():
+        for name, rule in rules(searcher.paths, ecfg.sentence_weight).items():
             t = time.perf_counter()
             runs = {q: docs_of(rule(c), doc_of) for q, c in zip(qids, found, strict=True)}
             ms = 1000 * (time.perf_counter() - t) / len(qids)
@@ -117,13 +123,20 @@ def halves(runs: dict[str, list[str]], data: Dataset) -> tuple[float, float, flo
     )
 
 
-def pooled(cosines: np.ndarray, bm25: list[tuple[int, float]], pool: int = POOL) -> Candidates:
+def pooled(
+    cosines: np.ndarray,
+    bm25: list[tuple[int, float]],
+    pool: int = POOL,
+    sentences: Callable[[list[int]], dict[int, float]] | None = None,
+) -> Candidates:
     """One question's candidates from its cosine to every passage and BM25's hits: the top
-    `pool` by cosine, and the cosine of each BM25 hit too (as Searcher.candidates)."""
+    `pool` by cosine, and the cosine of each BM25 hit too (as Searcher.candidates). With
+    `sentences` (e.g. Searcher.match_sentences for this question), their best-sentence
+    evidence as well, as the default ranking has it."""
     top = np.argpartition(-cosines, pool)[:pool] if len(cosines) > pool else range(len(cosines))
     dense = {int(i): float(cosines[i]) for i in top}
     dense.update({i: float(cosines[i]) for i, _ in bm25 if i not in dense})
-    return Candidates(dense, dict(bm25))
+    return Candidates(dense, dict(bm25), sentences(list(dense)) if sentences else {})
 
 
 def docs_of(ranked: fusion.Ranked, doc_of: list[str | None]) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,9 @@ def print_levers(folder: Path, cfg: Config) -> None:
         cosines = q @ vecs.T
         runs = {}
         for n, qid in enumerate(qids):
-            found = pooled(cosines[n], hits[n])
+            found = pooled(
+                cosines[n], hits[n], sentences=partial(searcher.match_sentences, qvec=q[n])
+            )
             if adjust is not None:
                 found = adjust(n, found)
             runs[qid] = docs_of(searcher.rank(found, "hybrid"), doc_of)
@@ -105,7 +108,8 @@ def print_levers(folder: Path, cfg: Config) -> None:
         cosines = qvecs @ vectors.T
         expanded = qvecs.copy()
         for n in range(len(qids)):
-            first = searcher.rank(pooled(cosines[n], title_hits[n]), "hybrid")
+            sentences = partial(searcher.match_sentences, qvec=qvecs[n])
+            first = searcher.rank(pooled(cosines[n], title_hits[n], sentences=sentences), "hybrid")
             expanded[n] += PRF_WEIGHT * vectors[[i for i, _ in first[:PRF_DEPTH]]].mean(axis=0)
         expanded /= np.linalg.norm(expanded, axis=1, keepdims=True)
         return ranked(title_hits, vectors, expanded)

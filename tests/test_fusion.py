@@ -76,6 +76,7 @@ def test_fuse_follows_the_config() -> None:
         ("search:\n  neighbour_weight: 2\n", "search.neighbour_weight"),
         ("search:\n  rrf_k: 0\n", "search.rrf_k"),
         ("search:\n  dense_weight: 1.5\n", "search.dense_weight"),
+        ("search:\n  sentence_weight: -1\n", "search.sentence_weight"),
     ],
 )
 def test_bad_fusion_settings_name_the_key(tmp_path: Path, yaml: str, message: str) -> None:

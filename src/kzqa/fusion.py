@@ -16,10 +16,11 @@ METHODS = ("convex", "zscore", "rrf")
 def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> Ranked:
     """Weighted sum of per-query normalized scores over the union of candidates.
 
-    `dense` must hold a cosine for every candidate (the caller scores BM25-only candidates
-    exactly); `bm25` holds scores for the passages BM25 retrieved, others count as 0.
-    Cosines are min-max scaled over the candidates, BM25 scores divided by the best one,
-    so 1.0 is "the best either retriever found" and 0 is "no lexical match".
+    `dense` must hold a dense score (Candidates.score_dense) for every candidate (the caller
+    scores BM25-only candidates exactly); `bm25` holds scores for the passages BM25
+    retrieved, others count as 0. Dense scores are min-max scaled over the candidates, BM25
+    scores divided by the best one, so 1.0 is "the best either retriever found" and 0 is
+    "no lexical match".
     """
     if not dense:
         return []
@@ -94,11 +95,9 @@ def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Rank
 def fuse(dense: dict[int, float], bm25: dict[int, float], cfg: Config) -> Ranked:
     """The hybrid ranking the config asks for."""
     if cfg.fusion == "rrf":
-        by_cosine = best_first(dense.items())
+        by_dense = best_first(dense.items())
         by_bm25 = best_first(bm25.items())
-        return rrf(
-            by_bm25, by_cosine, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight)
-        )
+        return rrf(by_bm25, by_dense, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight))
     if cfg.fusion == "zscore":
         return zscore(dense, bm25, cfg.dense_weight)
     return convex(dense, bm25, cfg.dense_weight)

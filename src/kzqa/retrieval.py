@@ -100,18 +100,20 @@ def check_mode(mode: str) -> str:
 
 @dataclass(frozen=True)
 class Candidates:
-    """One question's candidates: passage row -> score, per retriever."""
+    """One question's candidates: passage row -> score, per retriever, and the best-sentence
+    evidence of the dense one."""
 
     dense: dict[int, float]  # cosine, for every candidate of either retriever
     bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
     # Cosine of each candidate's best stored answer sentence (empty: the index stores none).
     sentence: dict[int, float] = field(default_factory=dict)
 
-    def dense_scores(self, sentence_weight: float) -> dict[int, float]:
-        """The dense leg's score: the cosine plus sentence_weight x the best sentence's."""
+    def score_dense(self, sentence_weight: float) -> dict[int, float]:
+        """The dense leg's score: the cosine plus sentence_weight x the best sentence's (the
+        cosine alone when the index stores no sentence vectors)."""
         if not self.sentence or sentence_weight == 0:
             return self.dense
-        return {i: d + sentence_weight * self.sentence.get(i, d) for i, d in self.dense.items()}
+        return {i: d + sentence_weight * self.sentence[i] for i, d in self.dense.items()}
 
 
 class Searcher:
@@ -188,11 +190,12 @@ class Searcher:
             if extra:
                 cosines = vectors[extra] @ qvec
                 d.update(zip(extra, (float(c) for c in cosines), strict=True))
-            sentence = self.best_sentences(list(d), qvec) if self.cfg.sentence_weight else {}
+            wanted = self.cfg.sentence_weight and mode != "bm25"
+            sentence = self.match_sentences(list(d), qvec) if wanted else {}
             found.append(Candidates(d, b, sentence))
         return found
 
-    def best_sentences(self, rows: list[int], qvec: np.ndarray) -> dict[int, float]:
+    def match_sentences(self, rows: list[int], qvec: np.ndarray) -> dict[int, float]:
         """Each row's best cosine among its stored sentence vectors ({}: none stored)."""
         import numpy as np
 
@@ -201,7 +204,7 @@ class Searcher:
             return {}
         vectors, starts = stored
         at = np.asarray(rows)
-        counts = starts[at + 1] - starts[at]  # every passage has at least one sentence
+        counts = starts[at + 1] - starts[at]  # >= 1: see Passage.sentence_spans
         firsts = np.cumsum(counts) - counts  # where each row's sentences begin in `picks`
         picks = np.arange(counts.sum()) + np.repeat(starts[at] - firsts, counts)
         cosines = np.asarray(vectors[picks], dtype=np.float32) @ qvec
@@ -210,7 +213,7 @@ class Searcher:
 
     def rank(self, found: Candidates, mode: str) -> fusion.Ranked:
         """One ranking from the candidates, as the mode and the fusion settings say."""
-        dense = found.dense_scores(self.cfg.sentence_weight)
+        dense = found.score_dense(self.cfg.sentence_weight)
         if mode == "dense":
             return best_first(dense.items())
         if mode == "bm25":
