@@ -18,7 +18,7 @@ from kzqa.evaluate import run_eval
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = [  # (label, mode, config file or None)
     ("BM25 (bm25s, k1 0.7, b 0.3, title + text)", "bm25", None),
-    ("dense (all-MiniLM-L6-v2, + 0.5 x best sentence)", "dense", None),
+    (f"dense (all-MiniLM-L6-v2, + {Config().sentence_weight} x best sentence)", "dense", None),
     ("hybrid, RRF k=60 (classic)", "hybrid", "bench/configs/rrf.yaml"),
     ("hybrid, RRF k=10, BM25-leaning", "hybrid", "bench/configs/rrf-bm25-leaning.yaml"),
     ("hybrid, min-max convex 0.5 (the fusion before)", "hybrid", "bench/configs/convex-0.5.yaml"),
