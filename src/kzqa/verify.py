@@ -37,10 +37,9 @@ def verify_index(cfg: Config) -> list[str]:
             f"vectors have dimension {gen.dense.d}; the manifest says {manifest.dimension}"
         )
     try:
-        from .embedding import resolve_model
+        from .embedding import model_fingerprint
 
-        spec = resolve_model(cfg.model)
-        if spec.fingerprint != manifest.model_fingerprint:
+        if model_fingerprint(cfg.model) != manifest.model_fingerprint:
             problems.append(
                 f"model '{cfg.model}' is not the one the index was built with ('{manifest.model}')"
             )
