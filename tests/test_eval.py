@@ -108,3 +108,21 @@ def test_eval_cli_exit_code_for_a_folder_that_is_not_a_dataset(tmp_path: Path) -
     result = CliRunner().invoke(app, ["eval", str(tmp_path), "--index", str(tmp_path / "ev")])
     assert result.exit_code == 2
     assert "not a BEIR-style dataset" in result.stderr
+
+
+def test_eval_refuses_a_folder_it_did_not_write(tmp_path: Path, fake_embedder) -> None:
+    project = tmp_path / "project"
+    (project / "corpus").mkdir(parents=True)
+    notes = project / "corpus" / "my-notes.txt"
+    notes.write_text("Mine, not the dataset's.\n")
+    with pytest.raises(UsageError, match="did not write"):
+        run_eval(Config(), TINY, index_dir=project, embedder=fake_embedder)
+    assert notes.read_text() == "Mine, not the dataset's.\n"
+    assert sorted(p.name for p in project.rglob("*")) == ["corpus", "my-notes.txt"]
+    # A folder eval made itself is its own to rewrite; so is a new one.
+    first = run_eval(Config(), TINY, index_dir=tmp_path / "ev", embedder=fake_embedder)
+    again = run_eval(Config(), TINY, index_dir=tmp_path / "ev", embedder=fake_embedder)
+    assert again["ndcg@10"] == first["ndcg@10"]
+    result = CliRunner().invoke(app, ["eval", str(TINY), "--index", str(project)])
+    assert result.exit_code == 2 and "did not write" in result.stderr
+    assert notes.is_file()

@@ -288,7 +288,8 @@ def eval_(
         Path | None,
         typer.Option(
             "--index",
-            help="Where the eval index lives (default: a cache folder keyed by dataset, settings).",
+            help="A folder for the eval's corpus/ and index/, new or used only by eval "
+            "(default: a cache folder keyed by dataset, settings).",
             show_default=False,
         ),
     ] = None,

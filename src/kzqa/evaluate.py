@@ -140,6 +140,24 @@ def materialize(data: Dataset, folder: Path) -> dict[str, str]:
     return paths
 
 
+EVAL_MARKER = "kzqa-eval.json"  # in a folder `kzqa eval` owns: it rewrites corpus/ there
+
+
+def claim_folder(root: Path, data: Dataset) -> None:
+    """Make root an eval folder, refusing one that holds anything `kzqa eval` did not write:
+    its corpus/ is rewritten to match the dataset, so a project folder would lose files."""
+    marker = root / EVAL_MARKER
+    if root.is_dir() and not marker.is_file() and any(root.iterdir()):
+        ours = root.resolve().is_relative_to(cache_root().resolve())  # from an older kzqa
+        if not ours:
+            raise UsageError(
+                f"{root} holds files that `kzqa eval` did not write; it would replace its corpus/",
+                hint="pass --index a new or empty folder",
+            )
+    root.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"dataset": str(data.folder.resolve())}) + "\n")
+
+
 def prepare(
     cfg: Config,
     data: Dataset,
@@ -152,6 +170,7 @@ def prepare(
     from .build import build_index
 
     root = Path(index_dir) if index_dir is not None else default_index_dir(cfg, data)
+    claim_folder(root, data)
     ecfg = replace(cfg, corpus=root / "corpus", index=root / "index")
     paths = materialize(data, ecfg.corpus)
     report = build_index(ecfg, embedder=embedder, progress=progress, wait=600)
