@@ -91,3 +91,21 @@ def test_a_byte_order_mark_does_not_hide_metadata(tmp_path: Path) -> None:
     assert doc.text.startswith("\ufeff")  # kept: offsets stay offsets into the decoded file
     doc, _ = read(tmp_path, "bom.txt")
     assert (doc.title, doc.published) == ("My Headline", "2025-01-03")
+
+
+def test_html_without_a_closing_head_still_has_its_body() -> None:
+    text, title, _ = extract_html(
+        "<html><head><title>Lake Balkhash facts</title><body><p>Lake Balkhash is half fresh "
+        "and half salty.</p></body></html>"
+    )
+    assert text == "Lake Balkhash is half fresh and half salty.\n"
+    assert title == "Lake Balkhash facts"
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Good text.\n")
+    with open(bytes(tmp_path) + b"/caf\xe9.txt", "wb") as fh:
+        fh.write(b"The Charyn Canyon is 154 km long.\n")
+    scan = scan_corpus(tmp_path)
+    assert [e.path for e in scan.files] == ["good.txt"]
+    assert scan.warnings == ["skipped caf\ufffd.txt: its name is not valid UTF-8 (rename it)"]

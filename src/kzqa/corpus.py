@@ -60,6 +60,12 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
                 continue
             full = here / name
             rel = full.relative_to(root).as_posix()
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the file system would not decode
+                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                warnings.append(f"skipped {shown}: its name is not valid UTF-8 (rename it)")
+                continue
             if full.suffix.lower() not in KINDS:
                 warnings.append(f"skipped {rel}: not a .txt, .md or .html file")
                 continue
@@ -233,7 +239,7 @@ _BLOCK = {
     "dt",
     "body",
 }
-_HIDDEN = {"script", "style", "noscript", "template", "svg", "head"}
+_HIDDEN = {"script", "style", "noscript", "template", "svg"}
 
 
 class _TextExtractor(HTMLParser):
@@ -241,6 +247,8 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.hidden = 0
+        # <head> ends at </head> or, as browsers read it, at <body> when </head> is left out.
+        self.in_head = False
         self.title: str | None = None
         self.h1: str | None = None
         self.published: str | None = None
@@ -268,6 +276,8 @@ class _TextExtractor(HTMLParser):
             self.published = parse_date(a["datetime"])
         if tag in ("title", "h1") and self._capture is None:
             self._capture, self._buffer = tag, []
+        if tag in ("head", "body"):
+            self.in_head = tag == "head"
         if tag in _HIDDEN:
             self.hidden += 1
         if tag in _BLOCK:
@@ -281,6 +291,8 @@ class _TextExtractor(HTMLParser):
             else:
                 self.h1 = self.h1 or value
             self._capture = None
+        if tag == "head":
+            self.in_head = False
         if tag in _HIDDEN and self.hidden:
             self.hidden -= 1
         if tag in _BLOCK:
@@ -289,7 +301,7 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._capture:
             self._buffer.append(data)
-        if not self.hidden:
+        if not self.hidden and not self.in_head:
             self.parts.append(re.sub(r"\s+", " ", data))
 
 
