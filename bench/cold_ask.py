@@ -1,11 +1,14 @@
 """Cold `kzqa ask` against `python -c "import sentence_transformers"`, side by side.
 
     .venv/bin/python bench/cold_ask.py [--rounds 7] [--project bench/out/article]
+    .venv/bin/python bench/cold_ask.py --project bench/out/article-e5 \
+        --config bench/configs/multilingual.yaml
 
 Each round runs, in fresh processes and in alternating order, `kzqa ask --no-update --json Q`
 on the project's built index and `python -c "import sentence_transformers"` (what embedding a
 question with the reference model would cost before any work). Prints medians and the ratio.
-The default project is a copy of corpus/ (the article), indexed on first use.
+The default project is a copy of corpus/ (the article), indexed on first use; --config is
+copied into it as its kzqa.yaml (e.g. another model) when it has none.
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ def main() -> None:
     parser.add_argument(
         "--project", type=Path, default=ROOT / "bench" / "out" / "article", help="corpus/, index/"
     )
+    parser.add_argument("--config", type=Path, help="the project's kzqa.yaml, if it has none")
     args = parser.parse_args()
     if not (args.project / "index" / "manifest.json").is_file():
         import shutil
 
         if not (args.project / "corpus").is_dir():
             shutil.copytree(ROOT / "corpus", args.project / "corpus")
+        if args.config and not (args.project / "kzqa.yaml").is_file():
+            shutil.copy(args.config, args.project / "kzqa.yaml")
         subprocess.run(
             [str(Path(sys.executable).parent / "kzqa"), "index"], cwd=args.project, check=True
         )

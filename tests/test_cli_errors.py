@@ -172,3 +172,37 @@ def test_verify_finds_garbage_in_a_file_ask_does_not_read(real_project: Path) ->
     report = json.loads(run("index", "--json", code=0))
     assert "dense.faiss damaged" in report["rebuilt"]
     assert "ok" in run("verify", code=0)
+
+
+@pytest.mark.parametrize("name", [store.VECTORS, store.SENTENCES])
+def test_vectors_that_are_not_numbers_exit_5_never_nan_json(real_project: Path, name: str) -> None:
+    import numpy as np
+
+    gen = store.open_generation(real_project / "index")
+    assert gen is not None
+    path = gen.folder / name
+    array = np.load(path)
+    array[:] = np.nan  # same size, a valid header: only the numbers are wrong
+    np.save(path, array)
+    message = run("ask", "How many Luban Workshops?", "--no-update", "--json", code=5)
+    assert "damaged" in message and "kzqa index --full" in message
+    assert "damaged" in json.loads(run("index", "--json", code=0))["rebuilt"]
+    assert "ok" in run("verify", code=0)
+
+
+def test_a_damaged_question_encoder_is_reported_and_exported_again(real_project: Path) -> None:
+    manifest = store.read_manifest(real_project / "index")
+    assert manifest is not None and manifest.onnx
+    model = real_project / "index" / manifest.onnx / "model.onnx"
+    model.write_bytes(bytes(model.stat().st_size))  # same size, all zeros
+    message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
+    assert "question encoder" in message and "damaged" in message
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == errors.EXIT_VERIFY
+    assert "model.onnx does not match its checksum" in result.stderr
+    run("index", code=0)
+    out = json.loads(
+        run("ask", "How many Luban Workshops has Kazakhstan hosted?", "--json", code=0)
+    )
+    assert "three Luban Workshops" in out["results"][0]["text"]
+    assert "ok" in run("verify", code=0)

@@ -41,6 +41,11 @@ def test_known_question_brings_the_answering_passage_first(
     assert out["answered"] is True
 
 
+def test_a_word_only_one_passage_holds_brings_that_passage_first(real_project: Path) -> None:
+    top = ask_json("Uzbekistan")["results"][0]
+    assert "Uzbekistan" in top["text"]
+
+
 def test_citations_slice_the_source_exactly(real_project: Path) -> None:
     out = ask_json("How many Luban Workshops has Kazakhstan hosted?", "-k", "5")
     assert len(out["results"]) == 5

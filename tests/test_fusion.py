@@ -91,3 +91,12 @@ def test_fusion_settings_are_read_from_the_file(tmp_path: Path) -> None:
     path.write_text("search:\n  fusion: rrf\n  rrf_k: 10\n")
     cfg = load_config(path)
     assert (cfg.fusion, cfg.rrf_k) == ("rrf", 10)
+
+
+def test_a_lone_bm25_match_counts_when_bm25_found_every_match() -> None:
+    # Only passage 3 holds the question's rare term; two others are a little closer in meaning.
+    dense = {1: 0.60, 2: 0.58, 3: 0.57, 4: 0.30, 5: 0.20}
+    bm25 = {3: 4.2}
+    assert fusion.zscore(dense, bm25, 0.6, bm25_complete=True)[0][0] == 3
+    # Cut off at the pool size, the unretrieved may match too: they get the lowest score seen.
+    assert fusion.zscore(dense, bm25, 0.6)[0][0] == 1

@@ -16,7 +16,7 @@ from . import ann, lexical, store
 from .chunking import CHUNKER_VERSION, ChunkSettings, chunk_document
 from .config import Config
 from .corpus import FileEntry, Scan, read_document, scan_corpus
-from .embedding import Embedder, onnx_export_ok, open_embedder
+from .embedding import Embedder, onnx_damage, onnx_export_ok, open_embedder
 from .errors import CorpusError
 from .journal import JournalWriter, journal_path, read_journal
 from .records import Passage
@@ -79,8 +79,8 @@ def default_embedder(cfg: Config) -> Embedder:
     if use_onnx is not None and onnx_export_ok(folder):
         try:
             use_onnx(folder)
-        except Exception:  # an unreadable export: torch still embeds, correctly if slower
-            pass
+        except Exception:  # a damaged export: torch embeds, and the build exports it again
+            shutil.rmtree(folder, ignore_errors=True)
     return embedder
 
 
@@ -97,6 +97,11 @@ def build_index(
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     if not scan.files:
         raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+    if full:  # a full build also redoes a question encoder whose files are damaged
+        folder = cfg.index / "onnx"
+        for export in folder.iterdir() if folder.is_dir() else ():
+            if onnx_damage(export):
+                shutil.rmtree(export, ignore_errors=True)
     embedder = embedder or default_embedder(cfg)
     with store.write_lock(cfg.index, wait=wait):
         report = _build_locked(cfg, scan, embedder, full, progress)

@@ -161,6 +161,20 @@ def onnx_export_ok(folder: Path) -> bool:
     return bool(meta) and meta.get("format") == ONNX_FORMAT
 
 
+def onnx_damage(folder: Path) -> str | None:
+    """What is wrong with an export's files (hashes them: for `verify` and full builds)."""
+    from .corpus import sha256_file
+
+    meta = _read_json(folder / "onnx.json") or {}
+    for name, digest in (meta.get("sha256") or {}).items():  # none from before checksums
+        path = folder / name
+        if not path.is_file():
+            return f"{path} is missing"
+        if sha256_file(path) != digest:
+            return f"{path} does not match its checksum"
+    return None
+
+
 def load_tokenizer(path: Path, max_tokens: int | None = None) -> Any:
     """The model's own fast tokenizer, configured like sentence-transformers uses it.
 
@@ -344,6 +358,8 @@ class SentenceTransformerEmbedder:
                 dynamo=False,
             )
         shutil.copyfile(self.spec.path / "tokenizer.json", dest / "tokenizer.json")
+        from .corpus import sha256_file
+
         meta = {
             "format": ONNX_FORMAT,
             "model": self.name,
@@ -351,6 +367,7 @@ class SentenceTransformerEmbedder:
             "dimension": self.dimension,
             "max_tokens": self.max_tokens,
             "pooling": pooling,
+            "sha256": {n: sha256_file(dest / n) for n in ("model.onnx", "tokenizer.json")},
         }
         (dest / "onnx.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 

@@ -34,15 +34,22 @@ def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
     return best_first(fused.items())
 
 
-def zscore(dense: dict[int, float], bm25: dict[int, float], dense_weight: float) -> Ranked:
+def zscore(
+    dense: dict[int, float],
+    bm25: dict[int, float],
+    dense_weight: float,
+    bm25_complete: bool = False,
+) -> Ranked:
     """Weighted sum of scores standardized over the candidates (mean 0, deviation 1).
 
-    A passage BM25 did not retrieve gets the lowest BM25 score among the candidates. Unlike
-    min-max scaling, one outlier does not squash the other candidates together.
+    A passage BM25 did not retrieve scores 0 when `bm25` holds every passage that matches
+    (`bm25_complete`: BM25 found fewer than it was asked for), else the lowest BM25 score
+    among the candidates (it may match, below the cut). Unlike min-max scaling, one outlier
+    does not squash the other candidates together.
     """
     if not dense:
         return []
-    floor = min(bm25.values(), default=0.0)
+    floor = 0.0 if bm25_complete else min(bm25.values(), default=0.0)
     lexical = {i: bm25.get(i, floor) for i in dense}
     d_mean, d_sd = _mean_sd(dense.values())
     b_mean, b_sd = _mean_sd(lexical.values())
@@ -92,12 +99,14 @@ def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Rank
     return best_first(out.items())
 
 
-def fuse(dense: dict[int, float], bm25: dict[int, float], cfg: Config) -> Ranked:
-    """The hybrid ranking the config asks for."""
+def fuse(
+    dense: dict[int, float], bm25: dict[int, float], cfg: Config, bm25_complete: bool = False
+) -> Ranked:
+    """The hybrid ranking the config asks for (bm25_complete: see zscore)."""
     if cfg.fusion == "rrf":
         by_dense = best_first(dense.items())
         by_bm25 = best_first(bm25.items())
         return rrf(by_bm25, by_dense, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight))
     if cfg.fusion == "zscore":
-        return zscore(dense, bm25, cfg.dense_weight)
+        return zscore(dense, bm25, cfg.dense_weight, bm25_complete)
     return convex(dense, bm25, cfg.dense_weight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,8 @@ class Candidates:
     bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
     # Cosine of each candidate's best stored answer sentence (empty: the index stores none).
     sentence: dict[int, float] = field(default_factory=dict)
+    # BM25 found fewer passages than asked for: those are all that match any question term.
+    bm25_complete: bool = False
 
     def score_dense(self, sentence_weight: float) -> dict[int, float]:
         """The dense leg's score: the cosine plus sentence_weight x the best sentence's (the
@@ -146,7 +149,13 @@ class Searcher:
         if m.model == E5_MODEL:
             encoder: Any = E5Embedder()
         elif m.onnx and onnx_export_ok(self.cfg.index / m.onnx):
-            encoder = OnnxEncoder(self.cfg.index / m.onnx)
+            try:
+                encoder = OnnxEncoder(self.cfg.index / m.onnx)
+            except Exception as exc:  # ONNX Runtime raises its own types for a bad file
+                raise StoreError(
+                    f"the question encoder in {self.cfg.index / m.onnx} is damaged",
+                    hint="run `kzqa index` to export it again",
+                ) from exc
         else:  # no export (or one from an older kzqa): the reference model still answers
             encoder = SentenceTransformerEmbedder(resolve_model(self.cfg.model))
         if encoder.fingerprint != m.model_fingerprint:
@@ -192,7 +201,10 @@ class Searcher:
                 d.update(zip(extra, (float(c) for c in cosines), strict=True))
             wanted = self.cfg.sentence_weight and mode != "bm25"
             sentence = self.match_sentences(list(d), qvec) if wanted else {}
-            found.append(Candidates(d, b, sentence))
+            if not all(math.isfinite(x) for x in (*d.values(), *sentence.values())):
+                # Same-size garbage in vectors.npy or sentences.npy: only `verify` hashes them.
+                raise StoreError(f"the vectors in {gen.folder} are damaged", hint=store.REBUILD)
+            found.append(Candidates(d, b, sentence, mode != "dense" and len(b) < pool))
         return found
 
     def match_sentences(self, rows: list[int], qvec: np.ndarray) -> dict[int, float]:
@@ -218,7 +230,7 @@ class Searcher:
             return best_first(dense.items())
         if mode == "bm25":
             return best_first(found.bm25.items())
-        fused = fusion.fuse(dense, found.bm25, self.cfg)
+        fused = fusion.fuse(dense, found.bm25, self.cfg, found.bm25_complete)
         return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
 
     def answers(self, question: str, qvec: np.ndarray, rows: Sequence[int]) -> list[Answer]:

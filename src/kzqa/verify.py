@@ -37,8 +37,11 @@ def verify_index(cfg: Config) -> list[str]:
             f"vectors have dimension {gen.dense.d}; the manifest says {manifest.dimension}"
         )
     try:
-        from .embedding import model_fingerprint
+        from .embedding import model_fingerprint, onnx_damage
 
+        damage = onnx_damage(cfg.index / manifest.onnx) if manifest.onnx else None
+        if damage:
+            problems.append(f"the question encoder: {damage}")
         if model_fingerprint(cfg.model) != manifest.model_fingerprint:
             problems.append(
                 f"model '{cfg.model}' is not the one the index was built with ('{manifest.model}')"
