@@ -245,3 +245,20 @@ def test_the_warm_up_fills_the_memo_and_changes_no_answer(real_project: Path) ->
         assert get(srv, "/status")[1]["server"]["memo"]["warmed"] == srv.service.warmed
         assert get(srv, "/ask", q=QUESTION) == (200, want)
         assert memo.misses == 1  # the question; every sentence came from the memo
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/nope", "/status"])
+def test_an_error_reply_never_leaves_a_body_for_the_next_request(server: Server, path: str) -> None:
+    import socket
+
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    with socket.create_connection(server.server_address[:2], timeout=30) as sock:
+        sock.sendall(head.encode() + smuggled)
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes after its one reply
+            received += chunk
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert received.startswith((b"HTTP/1.1 404", b"HTTP/1.1 405"))
+    assert b"Connection: close" in received

@@ -352,6 +352,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> tuple[HTTPStatus, dict[str, Any]]:
         service = self.server.service
+        # A body left unread would be taken for the next request on this connection.
+        self._unread_body = self.headers.get("Content-Length", "0").strip() not in ("", "0")
         try:
             url = urlsplit(self.path)
             routes = {
@@ -416,12 +418,18 @@ class Handler(BaseHTTPRequestHandler):
             raise ClientError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes"
             )
-        return self.rfile.read(size)
+        body = self.rfile.read(size)
+        self._unread_body = False
+        return body
 
     def _respond(self, answer: tuple[HTTPStatus, dict[str, Any]]) -> None:
         status, payload = answer
         data = (dumps(payload) + "\n").encode("utf-8")
+        if getattr(self, "_unread_body", False):
+            self.close_connection = True
         self.send_response(status)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
