@@ -206,3 +206,28 @@ def test_a_damaged_question_encoder_is_reported_and_exported_again(real_project:
     )
     assert "three Luban Workshops" in out["results"][0]["text"]
     assert "ok" in run("verify", code=0)
+
+
+def test_a_missing_corpus_beside_a_built_index_is_an_error_not_silence(real_project: Path) -> None:
+    message = run("ask", "Luban", "--corpus", "nowhere", code=errors.EXIT_CORPUS)
+    assert "corpus folder not found: nowhere" in message and "--no-update" in message
+    result = runner.invoke(app, ["ask", "Luban", "--corpus", "nowhere", "--no-update", "--json"])
+    assert result.exit_code == 0 and "corpus folder not found" in result.stderr
+    assert json.loads(result.stdout)["results"][0]["citation"]["verified"] is False
+
+
+def test_the_scripts_own_usage_errors_are_one_line_too(real_project: Path) -> None:
+    import subprocess
+    import sys
+
+    for args in (["ask", "-k", "abc", "q"], ["ask", "--bogus", "q"], ["nosuch"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kzqa", *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == errors.EXIT_USAGE, done.stderr
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("kzqa: error: ")
+        assert "Traceback" not in done.stderr and done.stdout == ""
+    done = subprocess.run(
+        [sys.executable, "-m", "kzqa", "ask", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "Usage: kzqa ask" in done.stdout

@@ -191,12 +191,14 @@ def ask(
 ) -> None:
     """Answer a question with the best passages and exact citations."""
     from .render import ask_json, ask_text, dumps
-    from .retrieval import check_question, open_fresh
+    from .retrieval import check_mode, check_question, open_fresh
 
     cfg = _config(config, corpus, index)
     kk = cfg.k if k is None else k
     questions = _run(lambda: _questions(question, file))
     _run(lambda: check_question(questions[0], kk))
+    if mode is not None:
+        _run(lambda: check_mode(mode))  # before any (re)indexing
     searcher = _run(lambda: open_fresh(cfg, update=not no_update, log=_err))
     color = sys.stdout.isatty()
     for q in questions:
@@ -318,7 +320,9 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind (loopback unless you mean otherwise).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", help="Port (0: any free port).", min=0, max=65535)
+    ] = 8765,
     log_requests: Annotated[
         bool, typer.Option("--log-requests", help="Log each request on stderr.")
     ] = False,
@@ -356,4 +360,19 @@ def serve(
 
 
 def main() -> None:
-    app()
+    """The `kzqa` script. Typer's own usage errors (an unknown option, `-k abc`) become one
+    `kzqa: error:` line like every other error, with their exit code (2), not a box."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="kzqa", standalone_mode=False)
+    except Exception as exc:
+        # Click's exceptions (Typer's own copy of Click, or Click: either has these two).
+        message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if type(exc).__name__ == "Abort":  # Ctrl-C or end of input while Click was parsing
+            _err("kzqa: interrupted")
+            sys.exit(130)
+        if message is None or not isinstance(exit_code, int):
+            raise
+        _err(f"kzqa: error: {message()} (see `kzqa --help`)")
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

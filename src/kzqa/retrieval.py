@@ -394,7 +394,16 @@ def open_fresh(cfg: Config, update: bool = True, log: Log = _stderr) -> Searcher
         report = build_index(cfg, wait=600)
         log(f"kzqa: indexed {report.documents} documents, {report.passages_total} passages")
         return Searcher.open(cfg)
-    changes = corpus_changes(cfg, manifest) if cfg.corpus.is_dir() else None
+    changes = None
+    if cfg.corpus.is_dir():
+        changes = corpus_changes(cfg, manifest)
+    elif update:  # a mistyped --corpus must not pass for "nothing changed"
+        raise CorpusError(
+            f"corpus folder not found: {cfg.corpus}",
+            hint="pass the right --corpus, or --no-update to answer from the index alone",
+        )
+    else:
+        log(f"kzqa: warning: corpus folder not found: {cfg.corpus}; citations are not checked")
     if update and cfg.model != manifest.model:
         log(
             f"kzqa: the config names model '{cfg.model}', the index was built with "
