@@ -25,6 +25,8 @@ def test_dates_in_common_forms() -> None:
     assert parse_date("4 December 2025") == "2025-12-04"
     assert parse_date("2025-12-04T10:00:00Z") == "2025-12-04"
     assert parse_date("sometime soon") is None
+    assert parse_date("Feb 30, 2025") is None and parse_date("2025-13-01") is None
+    assert parse_date("Foo 12, 2025") is None
 
 
 def test_plain_text_without_a_header_invents_nothing(tmp_path: Path) -> None:
@@ -40,6 +42,9 @@ def test_markdown_front_matter_and_heading(tmp_path: Path) -> None:
     assert (doc.title, doc.published, doc.kind) == ("Steppe notes", "2024-05-01", "markdown")
     doc, _ = read(tmp_path, "h.md")
     assert (doc.title, doc.published) == ("The Heading", None)
+    (tmp_path / "bare.md").write_text("#\nA body sentence, not a title.\n\n# Real Title\n")
+    doc, _ = read(tmp_path, "bare.md")
+    assert doc.title == "Real Title"  # a bare # is no heading, and one never spans lines
 
 
 def test_html_visible_text_title_and_date(tmp_path: Path) -> None:

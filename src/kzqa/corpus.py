@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
@@ -139,18 +140,22 @@ HEADER_LINES = 10  # a news header (section, headline, date) sits in the first l
 
 
 def parse_date(value: str) -> str | None:
-    """'Dec 04, 2025 11:49 PM' / '4 December 2025' / '2025-12-04' -> '2025-12-04'."""
+    """'Dec 04, 2025 11:49 PM' / '4 December 2025' / '2025-12-04' -> '2025-12-04'; None for
+    anything else, and for a day the calendar does not have (Feb 30)."""
     value = str(value).strip()
-    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", value)
-    if m:
-        return f"{m[1]}-{m[2]}-{m[3]}"
-    m = re.match(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})", value)
-    if m and m[1].lower() in _MONTHS:
-        return f"{m[3]}-{_MONTHS[m[1].lower()]:02d}-{int(m[2]):02d}"
-    m = re.match(r"(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4})", value)
-    if m and m[2].lower() in _MONTHS:
-        return f"{m[3]}-{_MONTHS[m[2].lower()]:02d}-{int(m[1]):02d}"
-    return None
+    month: int | str
+    if m := re.match(r"(\d{4})-(\d{2})-(\d{2})", value):
+        year, month, day = m[1], m[2], m[3]
+    elif m := re.match(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})", value):
+        year, month, day = m[3], _MONTHS.get(m[1].lower(), 0), m[2]
+    elif m := re.match(r"(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4})", value):
+        year, month, day = m[3], _MONTHS.get(m[2].lower(), 0), m[1]
+    else:
+        return None
+    try:
+        return datetime.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:  # not a month's name (0), or a day the month does not have
+        return None
 
 
 def text_metadata(text: str) -> tuple[str | None, str | None]:
@@ -195,7 +200,7 @@ def markdown_metadata(text: str) -> tuple[str | None, str | None]:
                     published = parse_date(str(meta[key]))
                     break
     if title is None:
-        h = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
+        h = re.search(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$", text, re.M)
         title = h[1] if h else None
     return title, published
 
