@@ -120,7 +120,9 @@ def test_index_from_another_model_exits_5_without_update(real_project: Path) -> 
     assert "some-other-model" in message and "kzqa index" in message
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "garbage", "manifest", "manifest-bytes", "manifest-types"]
+)
 def test_damaged_index_exits_5_then_index_repairs_it(real_project: Path, damage: str) -> None:
     gen = store.open_generation(real_project / "index")
     assert gen is not None
@@ -129,8 +131,13 @@ def test_damaged_index_exits_5_then_index_repairs_it(real_project: Path, damage:
         faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     elif damage == "garbage":  # same size: only the content is wrong
         vectors.write_bytes(os.urandom(vectors.stat().st_size))
-    else:
+    elif damage == "manifest":
         (real_project / "index" / "manifest.json").write_text("{not json")
+    elif damage == "manifest-bytes":  # not even UTF-8
+        (real_project / "index" / "manifest.json").write_bytes(b"\xff\xfe{")
+    else:  # valid JSON, but a field of the wrong type
+        manifest = real_project / "index" / "manifest.json"
+        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "files": []}))
     message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
     assert "damaged" in message and "kzqa index --full" in message
     report = json.loads(run("index", "--json", code=0))

@@ -116,7 +116,9 @@ def index(
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch.")] = False,
     wait: Annotated[
         float,
-        typer.Option("--wait", help="Seconds to wait for another running build (default: refuse)."),
+        typer.Option(
+            "--wait", help="Seconds to wait for another running build (default: refuse).", min=0
+        ),
     ] = 0,
     watch: Annotated[
         bool, typer.Option("--watch", help="Keep watching the corpus and re-index on change.")

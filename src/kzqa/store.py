@@ -21,7 +21,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,21 +73,30 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     """The live manifest; None when no index was ever built. Damage raises StoreError."""
     path = index_dir / MANIFEST
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
         fmt = data.get("format")
         if fmt != FORMAT:
             raise StoreError(
                 f"{path} is index format {fmt}; this kzqa reads format {FORMAT}", hint=REBUILD
             )
-        return Manifest(**data)
+        manifest = Manifest(**data)
     except (ValueError, TypeError, AttributeError) as exc:
         raise StoreError(f"{path} is damaged ({type(exc).__name__})", hint=REBUILD) from exc
+    for f in fields(Manifest):  # each value of its field's type, so nothing fails later
+        declared = str(f.type)  # "int", "str | None", "dict[str, int]", ...
+        kind = {"int": int, "str": str, "dict": dict}[declared.split("[")[0].split(" |")[0]]
+        value = getattr(manifest, f.name)
+        if not (isinstance(value, kind) or (value is None and declared.endswith("| None"))):
+            raise StoreError(
+                f"{path} is damaged ({f.name} is not of type {declared})", hint=REBUILD
+            )
+    return manifest
 
 
 class Generation:
