@@ -132,11 +132,13 @@ def pooled(
     """One question's candidates from its cosine to every passage and BM25's hits: the top
     `pool` by cosine, and the cosine of each BM25 hit too (as Searcher.candidates). With
     `sentences` (e.g. Searcher.match_sentences for this question), their best-sentence
-    evidence as well, as the default ranking has it."""
+    evidence as well, as the default ranking has it. BM25 hits fewer than `pool` are all the
+    passages that match (Candidates.bm25_complete)."""
     top = np.argpartition(-cosines, pool)[:pool] if len(cosines) > pool else range(len(cosines))
     dense = {int(i): float(cosines[i]) for i in top}
     dense.update({i: float(cosines[i]) for i, _ in bm25 if i not in dense})
-    return Candidates(dense, dict(bm25), sentences(list(dense)) if sentences else {})
+    sentence = sentences(list(dense)) if sentences else {}
+    return Candidates(dense, dict(bm25), sentence, bm25_complete=len(bm25) < pool)
 
 
 def docs_of(ranked: fusion.Ranked, doc_of: list[str | None]) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from eval_fusion import POOL, docs_of, halves, pooled
 from kzqa import lexical
 from kzqa.config import Config
 from kzqa.evaluate import load_dataset, prepare
+from kzqa.records import Passage
 from kzqa.retrieval import Candidates, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,22 +70,10 @@ def print_levers(folder: Path, cfg: Config) -> None:
     questions = [data.queries[q] for q in qids]
     qvecs = searcher.embed_questions(questions)
 
-    # Per-file mean vectors and whole-file BM25, for the document bonuses.
-    order = list(dict.fromkeys(files))
-    file_row = {f: i for i, f in enumerate(order)}
-    file_of = np.array([file_row[f] for f in files])
-    means = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
-    np.add.at(means, file_of, vectors)
-    means /= np.linalg.norm(means, axis=1, keepdims=True)
-    whole: dict[str, list[str]] = {f: [] for f in order}
-    for p in passages:
-        whole[p.path].append(p.text)
-    file_bm25 = bm25_index([lexical.with_title(" ".join(whole[f]), titles[f]) for f in order])
     text_bm25 = bm25_index([p.text for p in passages])
+    bonus = file_bonus(passages, vectors, titles, questions, qvecs)
 
     title_hits = gen.lexical.search_many(questions, POOL)
-    file_cosines = qvecs @ means.T
-    file_hits = [dict(found) for found in file_bm25.search_many(questions, len(order))]
 
     def ranked(
         hits: list[list[tuple[int, float]]],
@@ -124,33 +114,54 @@ def print_levers(folder: Path, cfg: Config) -> None:
         ),
         f"dense feedback (Rocchio {PRF_WEIGHT}, top {PRF_DEPTH})": feedback,
         f"document bonus: {DOC_WEIGHT} x cosine to the file's mean": lambda: ranked(
-            title_hits,
-            vectors,
-            qvecs,
-            lambda n, c: Candidates(
-                {
-                    i: d + DOC_WEIGHT * float(file_cosines[n, file_of[i]])
-                    for i, d in c.dense.items()
-                },
-                c.bm25,
-            ),
+            title_hits, vectors, qvecs, bonus(DOC_WEIGHT, 0.0)
         ),
         f"document BM25 bonus: {DOC_WEIGHT} x the file's BM25": lambda: ranked(
-            title_hits,
-            vectors,
-            qvecs,
-            lambda n, c: Candidates(
-                c.dense,
-                {
-                    i: s + DOC_WEIGHT * file_hits[n].get(int(file_of[i]), 0.0)
-                    for i, s in c.bm25.items()
-                },
-            ),
+            title_hits, vectors, qvecs, bonus(0.0, DOC_WEIGHT)
         ),
     }
     for name, run in levers.items():
         cells = " | ".join(f"{x:.4f}" for x in halves(run(), data))
         print(f"| {data.name} | {name} | {cells} |", flush=True)
+
+
+Adjust = Callable[[int, Candidates], Candidates]
+
+
+def file_bonus(
+    passages: list[Passage],
+    vectors: np.ndarray,
+    titles: dict[str, str | None],
+    questions: list[str],
+    qvecs: np.ndarray,
+) -> Callable[[float, float], Adjust]:
+    """Document bonuses for question n's candidates: + a x the question's cosine to the mean
+    vector of the passage's file (dense leg), + b x the whole file's BM25 score (BM25 leg)."""
+    files = [p.path for p in passages]
+    order = list(dict.fromkeys(files))
+    row_of = {f: i for i, f in enumerate(order)}
+    file_of = np.array([row_of[f] for f in files])
+    means = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
+    np.add.at(means, file_of, vectors)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    cosines = qvecs @ means.T
+    whole: dict[str, list[str]] = {f: [] for f in order}
+    for p in passages:
+        whole[p.path].append(p.text)
+    index = bm25_index([lexical.with_title(" ".join(whole[f]), titles[f]) for f in order])
+    hits = [dict(found) for found in index.search_many(questions, len(order))]
+
+    def bonus(a: float, b: float) -> Adjust:
+        def adjust(n: int, c: Candidates) -> Candidates:
+            return replace(
+                c,
+                dense={i: d + a * float(cosines[n, file_of[i]]) for i, d in c.dense.items()},
+                bm25={i: s + b * hits[n].get(int(file_of[i]), 0.0) for i, s in c.bm25.items()},
+            )
+
+        return adjust
+
+    return bonus
 
 
 def titled_vectors(name: str, searcher: Searcher, titles: dict[str, str | None]) -> np.ndarray:

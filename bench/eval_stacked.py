@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from eval_fusion import docs_of, halves, pooled
-from eval_levers import bm25_index
+from eval_levers import file_bonus
 from kzqa import lexical
 from kzqa.config import Config
 from kzqa.evaluate import DEPTH, load_dataset, prepare
@@ -95,30 +95,7 @@ def print_levers(folder: Path, cfg: Config) -> None:
     for pool in (100, 200, 400):
         row(f"{pool} candidates", run(gen.lexical.search_many(questions, pool), pool))
 
-    files = [p.path for p in passages]
-    order = list(dict.fromkeys(files))
-    index_of = {f: i for i, f in enumerate(order)}
-    file_of = np.array([index_of[f] for f in files])
-    means = np.zeros((len(order), vectors.shape[1]), dtype=np.float32)
-    np.add.at(means, file_of, vectors)
-    means /= np.linalg.norm(means, axis=1, keepdims=True)
-    file_cosines = qvecs @ means.T
-    whole: dict[str, list[str]] = {f: [] for f in order}
-    for p in passages:
-        whole[p.path].append(p.text)
-    file_bm25 = bm25_index([lexical.with_title(" ".join(whole[f]), titles[f]) for f in order])
-    file_hits = [dict(found) for found in file_bm25.search_many(questions, len(order))]
-
-    def bonus(a: float, b: float) -> Callable[[int, Candidates], Candidates]:
-        def adjust(n: int, c: Candidates) -> Candidates:
-            return Candidates(
-                {i: d + a * float(file_cosines[n, file_of[i]]) for i, d in c.dense.items()},
-                {i: s + b * file_hits[n].get(int(file_of[i]), 0.0) for i, s in c.bm25.items()},
-                c.sentence,
-            )
-
-        return adjust
-
+    bonus = file_bonus(passages, vectors, titles, questions, qvecs)
     for a, b in BONUSES:
         if a or b:
             row(f"+ {a} x file-mean cosine, + {b} x file BM25", run(default, adjust=bonus(a, b)))
