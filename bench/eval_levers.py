@@ -165,11 +165,13 @@ def file_bonus(
 
 
 def titled_vectors(name: str, searcher: Searcher, titles: dict[str, str | None]) -> np.ndarray:
-    """The passage vectors with each passage embedded after its file's title (cached)."""
-    cache = ROOT / "bench" / "out" / f"levers-{name}-title-vectors.npy"
+    """The passage vectors with each passage embedded after its file's title (cached, per
+    index fingerprint: a re-chunked index has other passages)."""
+    gen = searcher.generation
+    key = gen.manifest.fingerprint[:12]
+    cache = ROOT / "bench" / "out" / f"levers-{name}-{key}-title-vectors.npy"
     if cache.is_file():
         return np.load(cache)
-    gen = searcher.generation
     vectors = np.array(gen.vectors)
     texts = [lexical.with_title(p.text, titles[p.path]) for p in gen.passages]
     changed = [i for i, p in enumerate(gen.passages) if texts[i] != p.text]
