@@ -16,6 +16,7 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -111,6 +112,32 @@ def main() -> None:
         }
         for name, (even, odd, every) in sorted(means.items(), key=lambda kv: -kv[1][0]):
             print(f"| {name} | {even:.4f} | {odd:.4f} | {every:.4f} |")
+
+
+class EvalSet(NamedTuple):
+    """A dataset's cached eval index, opened with the given settings, questions embedded."""
+
+    data: Dataset
+    searcher: Searcher
+    doc_of: list[str | None]  # the document of each passage row
+    titles: dict[str, str | None]  # each indexed file's title
+    qids: list[str]
+    questions: list[str]
+    qvecs: np.ndarray
+
+
+def open_eval(folder: Path, cfg: Config) -> EvalSet:
+    data = load_dataset(folder)
+    ecfg, paths = prepare(cfg, data, None)
+    searcher = Searcher.open(ecfg)
+    gen = searcher.generation
+    doc_of = [paths.get(p.path) for p in gen.passages]
+    titles = {path: meta.get("title") for path, meta in gen.manifest.files.items()}
+    qids = list(data.queries)
+    questions = [data.queries[q] for q in qids]
+    return EvalSet(
+        data, searcher, doc_of, titles, qids, questions, searcher.embed_questions(questions)
+    )
 
 
 def halves(runs: dict[str, list[str]], data: Dataset) -> tuple[float, float, float]:

@@ -26,10 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from eval_fusion import POOL, docs_of, halves, pooled
+from eval_fusion import POOL, docs_of, halves, open_eval, pooled
 from kzqa import lexical
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare
 from kzqa.records import Passage
 from kzqa.retrieval import Candidates, Searcher
 
@@ -57,18 +56,10 @@ def main() -> None:
 
 def print_levers(folder: Path, cfg: Config) -> None:
     """The table rows of one dataset."""
-    data = load_dataset(folder)
-    ecfg, paths = prepare(cfg, data, None)
-    searcher = Searcher.open(ecfg)
+    data, searcher, doc_of, titles, qids, questions, qvecs = open_eval(folder, cfg)
     gen = searcher.generation
     passages = gen.passages
     vectors = np.asarray(gen.vectors)
-    files = [p.path for p in passages]
-    doc_of = [paths.get(f) for f in files]
-    titles = {path: meta.get("title") for path, meta in gen.manifest.files.items()}
-    qids = list(data.queries)
-    questions = [data.queries[q] for q in qids]
-    qvecs = searcher.embed_questions(questions)
 
     text_bm25 = bm25_index([p.text for p in passages])
     bonus = file_bonus(passages, vectors, titles, questions, qvecs)

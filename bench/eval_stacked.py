@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from eval_fusion import docs_of, halves, pooled
+from eval_fusion import docs_of, halves, open_eval, pooled
 from eval_levers import file_bonus
 from kzqa import lexical
 from kzqa.config import Config
-from kzqa.evaluate import DEPTH, load_dataset, prepare
-from kzqa.retrieval import Candidates, Searcher
+from kzqa.evaluate import DEPTH
+from kzqa.retrieval import Candidates
 
 POOL = 3 * DEPTH  # candidates per retriever, as Searcher.rank_many for `kzqa eval`
 # bm25s's other scoring methods (Lucene's is the default); delta 0.5 is bm25s's own default.
@@ -51,17 +51,10 @@ def main() -> None:
 def print_levers(folder: Path, cfg: Config) -> None:
     import bm25s
 
-    data = load_dataset(folder)
-    ecfg, paths = prepare(cfg, data, None)
-    searcher = Searcher.open(ecfg)
+    data, searcher, doc_of, titles, qids, questions, qvecs = open_eval(folder, cfg)
     gen = searcher.generation
     passages = gen.passages
     vectors = np.asarray(gen.vectors)
-    doc_of = [paths.get(p.path) for p in passages]
-    titles = {path: meta.get("title") for path, meta in gen.manifest.files.items()}
-    qids = list(data.queries)
-    questions = [data.queries[q] for q in qids]
-    qvecs = searcher.embed_questions(questions)
     cosines = qvecs @ vectors.T
 
     def run(
