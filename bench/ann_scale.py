@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from kzqa import ann
 from kzqa.config import Config
+from kzqa.search import dense as ann
 
 ROOT = Path(__file__).resolve().parent.parent
 DIM = 384  # MiniLM

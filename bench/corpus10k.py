@@ -26,7 +26,7 @@ def write_corpus(folder: Path, target: int) -> int:
     """Write files until the chunker counts `target` passages; returns the passage count."""
     from kzqa.chunking import ChunkSettings, chunk_document
     from kzqa.config import Config
-    from kzqa.embedding import load_tokenizer, resolve_model
+    from kzqa.embed.models import load_tokenizer, resolve_model
     from kzqa.records import Document
 
     cfg = Config()

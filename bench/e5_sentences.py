@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from kzqa.config import Config
-from kzqa.embedding import E5Embedder
-from kzqa.evaluate import default_index_dir, load_dataset
+from kzqa.embed.e5 import E5Embedder
+from kzqa.ops.evaluate import default_index_dir, load_dataset
 from kzqa.store import open_generation
 
 COVIDQA = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "covidqa"

@@ -17,9 +17,9 @@ import argparse
 from pathlib import Path
 
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare
-from kzqa.lexical import content_stems
-from kzqa.retrieval import Searcher, confidence
+from kzqa.ops.evaluate import load_dataset, prepare
+from kzqa.search.lexical import content_stems
+from kzqa.search.searcher import Searcher, confidence
 
 OFFTOPIC = Path(__file__).resolve().parent / "data" / "offtopic-questions.txt"
 

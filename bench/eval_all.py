@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from kzqa.config import Config, load_config
-from kzqa.evaluate import run_eval
+from kzqa.ops.evaluate import run_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = [  # (label, mode, config file or None)

@@ -16,10 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from kzqa.answer import choose_answers
 from kzqa.config import Config
-from kzqa.evaluate import answer_hit, load_dataset, prepare
-from kzqa.retrieval import Searcher
+from kzqa.ops.evaluate import answer_hit, load_dataset, prepare
+from kzqa.search.answer import choose_answers
+from kzqa.search.searcher import Searcher
 
 
 def main() -> None:

@@ -15,10 +15,10 @@ from functools import partial
 from pathlib import Path
 
 from eval_fusion import POOL, by_score, docs_of, pooled
-from kzqa import lexical
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare, score_runs
-from kzqa.retrieval import Searcher
+from kzqa.ops.evaluate import load_dataset, prepare, score_runs
+from kzqa.search import lexical
+from kzqa.search.searcher import Searcher
 
 GRID = [(1.5, 0.75), (1.2, 0.75), (0.9, 0.4), (0.7, 0.3), (0.6, 0.3), (0.5, 0.2)]
 FIELDS = ("text", "title+text")

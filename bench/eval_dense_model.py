@@ -20,8 +20,8 @@ import numpy as np
 
 from eval_fusion import POOL, docs_of, halves, pooled
 from kzqa.config import Config
-from kzqa.evaluate import load_dataset, prepare
-from kzqa.retrieval import Searcher
+from kzqa.ops.evaluate import load_dataset, prepare
+from kzqa.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,10 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kzqa import fusion
 from kzqa.config import Config, load_config
-from kzqa.evaluate import DEPTH, Dataset, load_dataset, prepare, score_runs
-from kzqa.retrieval import Candidates, Searcher
+from kzqa.ops.evaluate import DEPTH, Dataset, load_dataset, prepare, score_runs
+from kzqa.search import fusion
+from kzqa.search.searcher import Candidates, Searcher
 
 POOL = 100  # candidates per retriever, as the default config
 Rule = Callable[[Candidates], fusion.Ranked]

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from eval_fusion import POOL, docs_of, halves, open_eval, pooled
-from kzqa import lexical
 from kzqa.config import Config
 from kzqa.records import Passage
-from kzqa.retrieval import Candidates, Searcher
+from kzqa.search import lexical
+from kzqa.search.searcher import Candidates, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 PRF_WEIGHT, PRF_DEPTH = 0.3, 3

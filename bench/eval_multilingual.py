@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kzqa.build import build_index
 from kzqa.config import Config
-from kzqa.retrieval import Searcher
+from kzqa.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "bench" / "data" / "article-questions.tsv"

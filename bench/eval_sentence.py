@@ -18,8 +18,8 @@ from pathlib import Path
 
 from eval_fusion import docs_of, halves
 from kzqa.config import Config
-from kzqa.evaluate import DEPTH, load_dataset, prepare
-from kzqa.retrieval import Searcher
+from kzqa.ops.evaluate import DEPTH, load_dataset, prepare
+from kzqa.search.searcher import Searcher
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # 0: the cosine alone; 1: sentence as much as passage
 

@@ -26,10 +26,10 @@ import numpy as np
 
 from eval_fusion import docs_of, halves, open_eval, pooled
 from eval_levers import file_bonus
-from kzqa import lexical
 from kzqa.config import Config
-from kzqa.evaluate import DEPTH
-from kzqa.retrieval import Candidates
+from kzqa.ops.evaluate import DEPTH
+from kzqa.search import lexical
+from kzqa.search.searcher import Candidates
 
 POOL = 3 * DEPTH  # candidates per retriever, as Searcher.rank_many for `kzqa eval`
 # bm25s's other scoring methods (Lucene's is the default); delta 0.5 is bm25s's own default.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kzqa.embedding import OnnxEncoder
+from kzqa.embed.onnx import OnnxEncoder
 from kzqa.store import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,9 @@ def main() -> None:
 
     from kzqa.build import build_index
     from kzqa.config import load_config
-    from kzqa.embedding import OnnxEncoder, SentenceTransformerEmbedder, resolve_model
+    from kzqa.embed.models import resolve_model
+    from kzqa.embed.onnx import OnnxEncoder
+    from kzqa.embed.torch import SentenceTransformerEmbedder
     from kzqa.store import open_generation
 
     work = OUT / "throughput"

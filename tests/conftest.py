@@ -12,13 +12,18 @@ import pytest
 
 from kzqa import store
 from kzqa.config import Config, load_config
+from kzqa.embed import Embedder
+from kzqa.files import write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLE = ROOT / "corpus" / "academic-exchanges-china-kazakhstan.txt"
 
 
-class FakeEmbedder:
-    """Deterministic bag-of-words vectors: fast, and similar texts get similar vectors."""
+class FakeEmbedder(Embedder):
+    """Deterministic bag-of-words vectors: fast, and similar texts get similar vectors.
+
+    A subclass of the real base class, so the contract is checked, not imitated.
+    """
 
     name = "fake"
     fingerprint = "fake-v1"
@@ -31,15 +36,12 @@ class FakeEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]
 
-    def embed(self, texts: Sequence[str], progress=None) -> np.ndarray:
-        self.embedded += list(texts)
-        return self._bags(texts, progress)
-
     def embed_passages(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress=None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, and a bag for each sentence (the real model pools its tokens)."""
-        vectors = self.embed(texts, progress)
+        self.embedded += list(texts)
+        vectors = self._bags(texts, progress)
         return vectors, [
             self._bags([t[s:e] for s, e in ss]) for t, ss in zip(texts, spans, strict=True)
         ]
@@ -98,11 +100,13 @@ def real_project(built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     return dest
 
 
-def without_sentence_vectors(project: Path) -> None:
-    """Make the index look built by a kzqa that stored no sentence vectors."""
+def as_format_1(project: Path) -> str:
+    """Make the index look written by a kzqa of on-disk format 1 (before generations were
+    marked as kzqa's); returns its generation's name."""
     index = project / "index"
     manifest = store.read_manifest(index)
     assert manifest is not None
-    (index / manifest.generation / store.SENTENCES).unlink()
-    del manifest.artifacts[store.SENTENCES], manifest.checksums[store.SENTENCES]
-    store.write_text_atomic(index / store.MANIFEST, manifest.to_json())
+    (index / manifest.generation / store.OWNER).unlink()
+    manifest.format = 1
+    write_text_atomic(index / store.MANIFEST, manifest.to_json())
+    return manifest.generation

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kzqa import ann
 from kzqa.config import Config, load_config
 from kzqa.errors import ConfigError
+from kzqa.search import dense as ann
 
 DIM = 384
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from kzqa.answer import choose_answers
-from kzqa.chunking import split_sentences, text_hash
-from kzqa.lexical import content_stems
-from kzqa.records import Passage
-from kzqa.retrieval import COVERAGE_WEIGHT, confidence
+from kzqa.chunking import split_sentences
+from kzqa.records import Passage, text_hash
+from kzqa.search.answer import COVERAGE_WEIGHT, choose_answers, confidence
+from kzqa.search.lexical import content_stems
 
 
 def passage(text: str, start: int = 100) -> Passage:
     sentences = tuple((s + start, e + start) for s, e in split_sentences(text))
     return Passage("a.txt", start, start + len(text), 1, 1, text, sentences, text_hash(text))
+
+
+def stored(embedder, p: Passage):
+    """The sentence vectors a build would store for p."""
+    return embedder.embed_passages([p.text], [p.relative_spans()])[1][0]
 
 
 def test_the_sentence_with_the_questions_terms_is_the_answer(fake_embedder) -> None:
@@ -25,7 +29,7 @@ def test_the_sentence_with_the_questions_terms_is_the_answer(fake_embedder) -> N
     p = passage(text)
     question = "How many Luban Workshops has Kazakhstan hosted?"
     qvec = fake_embedder.embed([question])[0]
-    (answer,) = choose_answers(question, qvec, [p], fake_embedder)
+    (answer,) = choose_answers(question, qvec, [p], [stored(fake_embedder, p)])
     assert answer.text.startswith("Kazakhstan has hosted three Luban Workshops")
     # Offsets are absolute: they slice the document the passage came from.
     document = " " * 100 + text
@@ -34,7 +38,8 @@ def test_the_sentence_with_the_questions_terms_is_the_answer(fake_embedder) -> N
 
 def test_a_passage_without_sentences_answers_with_itself(fake_embedder) -> None:
     p = Passage("a.txt", 0, 5, 1, 1, "Hello", (), text_hash("Hello"))
-    (answer,) = choose_answers("hello?", fake_embedder.embed(["hello?"])[0], [p], fake_embedder)
+    qvec = fake_embedder.embed(["hello?"])[0]
+    (answer,) = choose_answers("hello?", qvec, [p], [stored(fake_embedder, p)])
     assert (answer.text, answer.start_char, answer.end_char) == ("Hello", 0, 5)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import ARTICLE
-from kzqa.corpus import extract_html, parse_date, read_document, scan_corpus, text_metadata
+from kzqa.corpus import read_document, scan_corpus
+from kzqa.corpus.html import extract_html
+from kzqa.corpus.metadata import parse_date, text_metadata
 
 
 def read(root: Path, rel: str):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from kzqa import store
-from kzqa.journal import complete_size, journal_path, read_journal
+from kzqa.store.journal import journal_path, read_journal
 
 KZQA = [sys.executable, "-m", "kzqa"]
 
@@ -35,13 +35,13 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
     journal = journal_path(index, before.model_fingerprint)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and build.poll() is None:
-        if complete_size(journal, before.dimension) > 0:
+        if read_journal(journal, before.dimension).end > 0:
             break
         time.sleep(0.05)
     assert build.poll() is None, "the build finished before it could be killed"
     build.send_signal(signal.SIGKILL)
     build.wait()
-    embedded_before_kill = len(read_journal(journal, before.dimension))
+    embedded_before_kill = len(read_journal(journal, before.dimension).vectors)
     assert embedded_before_kill >= 1
 
     # The live index is the old one, complete and usable.

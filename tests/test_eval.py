@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from kzqa.cli import app
 from kzqa.config import Config
 from kzqa.errors import UsageError
-from kzqa.evaluate import answer_hit, load_dataset, mrr, ndcg, recall, run_eval
+from kzqa.ops.evaluate import answer_hit, load_dataset, mrr, ndcg, recall, run_eval
 
 TINY = Path(__file__).resolve().parent / "fixtures" / "beir-tiny"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kzqa import fusion
 from kzqa.config import Config, load_config
 from kzqa.errors import ConfigError
+from kzqa.search import fusion
 
 
 def test_convex_mixes_normalized_scores() -> None:

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import without_sentence_vectors
-from kzqa import store, watch
+from conftest import as_format_1
+from kzqa import store
 from kzqa.build import build_index
 from kzqa.cli import app
 from kzqa.config import Config
-from kzqa.retrieval import Searcher
+from kzqa.errors import StoreError
+from kzqa.ops import watch
+from kzqa.search.searcher import Searcher
 
 runner = CliRunner()
 ARTICLE_NAME = "academic-exchanges-china-kazakhstan.txt"
@@ -63,28 +65,23 @@ def test_sentence_vectors_are_stored_and_kept_for_unchanged_passages(
     assert len(after.sentence_vectors(new_row)) == 2
 
 
-def test_an_index_without_sentence_vectors_gets_them(cfg: Config, fake_embedder) -> None:
-    """An index from a kzqa that stored none: the next build embeds every passage once more
-    and says why; until then, answers embed their sentences as they go."""
-    first = build_index(cfg, embedder=fake_embedder)
-    without_sentence_vectors(cfg.index.parent)
-    fake_embedder.embedded.clear()
-    hits = search(cfg, fake_embedder, "three Luban Workshops")
-    assert hits and len(fake_embedder.embedded) > 1  # the question, then sentences
-    assert hits[0].answer.text in hits[0].passage.text
+def test_an_index_of_an_older_format_is_rebuilt_and_its_generation_removed(
+    cfg: Config, fake_embedder
+) -> None:
+    """A format-1 index (older kzqa): the next build says why it rebuilds, and deletes the old
+    generation its manifest named (kzqa's, though unmarked), but nothing else of the folder."""
+    build_index(cfg, embedder=fake_embedder)
+    old = as_format_1(cfg.index.parent)
+    (cfg.index / "gen-of-the-user").mkdir()  # a folder kzqa did not write
+    with pytest.raises(StoreError, match="format 1"):
+        store.read_manifest(cfg.index)
     report = build_index(cfg, embedder=fake_embedder)
-    assert "answer-sentence vectors" in (report.rebuilt or "")
-    assert report.passages_embedded == first.passages_total == report.passages_total
-    gen = store.open_generation(cfg.index)
-    assert gen is not None and gen.sentence_rows is not None
-    fake_embedder.embedded.clear()
-    # Ranked as before (the stored vectors also add best-sentence evidence to the dense leg:
-    # off here), each passage gets the same answer from them.
-    plain = replace(cfg, sentence_weight=0.0)
-    assert [h.answer for h in search(plain, fake_embedder, "three Luban Workshops")] == [
-        h.answer for h in hits
-    ]
-    assert len(fake_embedder.embedded) == 1  # the question only
+    assert report.rebuilt == "the index was written by an older kzqa (format 1)"
+    assert report.passages_embedded == report.passages_total
+    manifest = store.read_manifest(cfg.index)
+    assert manifest is not None and manifest.format == store.FORMAT
+    assert not (cfg.index / old).exists()
+    assert (cfg.index / "gen-of-the-user").is_dir()
 
 
 def test_editing_one_paragraph_reembeds_one_passage(cfg: Config, fake_embedder) -> None:

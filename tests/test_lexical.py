@@ -10,10 +10,11 @@ import pytest
 from bm25s.stopwords import STOPWORDS_EN
 
 from conftest import ARTICLE, FakeEmbedder
-from kzqa import lexical, store
+from kzqa import store
 from kzqa.build import build_index
 from kzqa.config import load_config
-from kzqa.retrieval import Searcher
+from kzqa.search import lexical
+from kzqa.search.searcher import Searcher
 
 QUESTIONS = [
     "How many Luban Workshops has Kazakhstan hosted?",

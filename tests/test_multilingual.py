@@ -12,7 +12,7 @@ from conftest import ROOT
 from kzqa import store
 from kzqa.cli import app
 from kzqa.config import load_config
-from kzqa.retrieval import Searcher
+from kzqa.search.searcher import Searcher
 
 runner = CliRunner()
 # The same 8 facts of the article asked in en, ru, zh and kk (bench/eval_multilingual.py).

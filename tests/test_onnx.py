@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kzqa import ann, store
+from kzqa import store
 from kzqa.config import load_config
-from kzqa.embedding import OnnxEncoder, SentenceTransformerEmbedder, resolve_model
+from kzqa.embed.models import resolve_model
+from kzqa.embed.onnx import OnnxEncoder
+from kzqa.embed.torch import SentenceTransformerEmbedder
+from kzqa.search import dense as ann
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +75,8 @@ def test_onnx_is_independent_of_batching(article) -> None:
 
 def test_onnx_gives_the_same_top10_as_sentence_transformers(article) -> None:
     generation, onnx, reference = article
-    got = ann.search(generation.dense, onnx.embed(QUESTIONS), 10)
-    want = ann.search(generation.dense, reference.embed(QUESTIONS), 10)
+    got = ann.search(ann.open_dense(generation), onnx.embed(QUESTIONS), 10)
+    want = ann.search(ann.open_dense(generation), reference.embed(QUESTIONS), 10)
     for question, g, w in zip(QUESTIONS, got, want, strict=True):
         assert len(g) == 10
         assert [i for i, _ in g] == [i for i, _ in w], question

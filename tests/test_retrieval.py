@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import without_sentence_vectors
-from kzqa import fusion
-from kzqa.build import build_index
-from kzqa.config import Config, load_config
-from kzqa.retrieval import Candidates, Searcher
+from kzqa.config import load_config
+from kzqa.search import fusion
+from kzqa.search.searcher import Candidates, Searcher
 
 QUESTION = "Where was the Study in Kazakhstan education fair held?"
 
@@ -75,15 +73,3 @@ def test_the_hybrid_ranking_fuses_the_dense_score(real_project: Path) -> None:
     assert searcher.rank(found, "hybrid") == expected
     off = Searcher(replace(cfg, sentence_weight=0.0), searcher.generation, searcher.encoder)
     assert off.rank(found, "hybrid") != expected
-
-
-def test_an_index_without_sentence_vectors_ranks_by_cosine(cfg: Config, fake_embedder) -> None:
-    build_index(cfg, embedder=fake_embedder)
-    without_sentence_vectors(cfg.index.parent)
-    searcher = Searcher.open(cfg, encoder=fake_embedder)
-    qvec = fake_embedder.embed([QUESTION])[0]
-    found = searcher.candidates([QUESTION], qvec[None, :], 10, "dense")[0]
-    assert found.sentence == {}
-    assert [row for row, _ in searcher.rank(found, "dense")] == sorted(
-        found.dense, key=lambda i: (-found.dense[i], i)
-    )

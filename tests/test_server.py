@@ -14,19 +14,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import without_sentence_vectors
 from kzqa.cli import app
 from kzqa.config import load_config
-from kzqa.server import MemoEncoder, Server, is_loopback, make_server
+from kzqa.serve import Server, is_loopback, make_server
 
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 runner = CliRunner()
 
 
 @contextmanager
-def running(warm: bool) -> Iterator[Server]:
+def running() -> Iterator[Server]:
     logged: list[str] = []
-    srv = make_server(load_config(None), port=0, log=logged.append, warm=warm)
+    srv = make_server(load_config(None), port=0, log=logged.append)
     srv.logged = logged  # type: ignore[attr-defined]
     srv.service.poll = 0.05
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
@@ -41,7 +40,7 @@ def running(warm: bool) -> Iterator[Server]:
 
 @pytest.fixture
 def server(real_project: Path) -> Iterator[Server]:
-    with running(warm=False) as srv:  # a cold memo, so tests can count what it embeds
+    with running() as srv:
         yield srv
 
 
@@ -83,25 +82,22 @@ def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
 
 
 @pytest.mark.slow
-def test_answers_use_the_stored_sentence_vectors(server: Server) -> None:
-    assert server.service.searcher.generation.sentence_rows is not None
+def test_an_answer_embeds_the_question_and_nothing_else(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoder = server.service.searcher.encoder
+    embedded: list[str] = []
+    real = encoder.embed_queries
+
+    def counted(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(encoder, "embed_queries", counted)
+    monkeypatch.setattr(encoder, "embed_passages", None)  # answer sentences are stored
     got = get(server, "/ask", q=QUESTION)
-    memo = server.service.searcher.encoder
-    assert isinstance(memo, MemoEncoder) and memo.misses == 1  # the question, nothing else
+    assert embedded == [QUESTION]
     assert got == (200, cli_json(QUESTION))
-
-
-@pytest.mark.slow
-def test_the_sentence_memo_changes_no_answer(real_project: Path) -> None:
-    without_sentence_vectors(real_project)
-    with running(warm=False) as server:
-        first = get(server, "/ask", q=QUESTION)
-        assert server.service.searcher.generation.sentence_rows is None
-        memo = server.service.searcher.encoder
-        assert isinstance(memo, MemoEncoder) and memo.misses > 1 and memo.hits == 0
-        assert get(server, "/ask", q=QUESTION) == first
-        assert memo.hits > 0
-        assert first[1] == cli_json(QUESTION)
 
 
 @pytest.mark.slow
@@ -159,6 +155,7 @@ def test_reindex_is_picked_up_without_dropping_requests(server: Server, real_pro
     from kzqa.build import build_index
 
     before = get(server, "/healthz")[1]["generation"]
+    encoder = server.service.searcher.encoder
     statuses: list[int] = []
     stop = threading.Event()
 
@@ -185,7 +182,7 @@ def test_reindex_is_picked_up_without_dropping_requests(server: Server, real_pro
     assert status == 200 and "Zhuldyz" in got["results"][0]["text"]
     assert server.service.reloads == 1
     assert get(server, "/status")[1]["server"]["reloads"] == 1
-    assert isinstance(server.service.searcher.encoder, MemoEncoder)  # the memo survives
+    assert server.service.searcher.encoder is encoder  # the same model: its session is kept
 
 
 def test_a_rebound_host_name_is_refused(server: Server) -> None:
@@ -202,14 +199,33 @@ def test_serve_without_an_index_exits_with_the_index_code(project: Path) -> None
     assert "no index" in result.stderr and "kzqa index" in result.stderr
 
 
-def test_default_bind_is_loopback() -> None:
-    import inspect
+@pytest.mark.slow
+def test_kzqa_serve_listens_on_loopback_unless_told_otherwise(real_project: Path) -> None:
+    """The real command, as a user starts it: it says where it listens, and answers there."""
+    import re
+    import subprocess
+    import sys
 
-    from kzqa import cli, server
-
-    assert inspect.signature(server.make_server).parameters["host"].default == "127.0.0.1"
-    assert inspect.signature(cli.serve).parameters["host"].default == "127.0.0.1"
-    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kzqa", "serve", "--port", "0"],
+        cwd=real_project,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        found = re.search(r"answering on http://([^:/]+):(\d+)/ask", line)
+        assert found, line
+        assert is_loopback(found[1]) and found[1] == "127.0.0.1"
+        conn = http.client.HTTPConnection(found[1], int(found[2]), timeout=60)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
 
 
@@ -227,24 +243,6 @@ def test_concurrent_requests_get_the_answers_sequential_ones_get(server: Server)
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda q: get(server, "/ask", q=q, k=3), questions * 4))
     assert together == [sequential[q] for q in questions * 4]
-
-
-@pytest.mark.slow
-def test_the_warm_up_fills_the_memo_and_changes_no_answer(real_project: Path) -> None:
-    without_sentence_vectors(real_project)
-    want = cli_json(QUESTION)
-    with running(warm=True) as srv:
-        deadline = time.monotonic() + 60
-        while not any("memo warm" in line for line in srv.logged):  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "the warm-up never finished"
-            time.sleep(0.05)
-        memo = srv.service.searcher.encoder
-        assert isinstance(memo, MemoEncoder)
-        sentences = sum(len(p.sentences) or 1 for p in srv.service.searcher.generation.passages)
-        assert srv.service.warmed == len(memo) <= sentences
-        assert get(srv, "/status")[1]["server"]["memo"]["warmed"] == srv.service.warmed
-        assert get(srv, "/ask", q=QUESTION) == (200, want)
-        assert memo.misses == 1  # the question; every sentence came from the memo
 
 
 @pytest.mark.slow

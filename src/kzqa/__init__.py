@@ -1,6 +1,6 @@
 """kzqa: local question answering over a folder of documents, with exact citations.
 
-Library entry points (the CLI is a thin layer over these):
+Library entry points (the CLI is a thin layer over these; they live in kzqa.api):
 
     cfg = kzqa.load_config()                # kzqa.yaml, KZQA_CONFIG, defaults
     report = kzqa.build_index(cfg)          # kzqa index
@@ -12,26 +12,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ask", "build_index", "load_config", "Searcher"]
+__all__ = ["ask", "ask_many", "build_index", "load_config", "Searcher"]
 
 if TYPE_CHECKING:
-    from .build import build_index
+    from .api import ask, ask_many, build_index
     from .config import load_config
-    from .retrieval import Searcher, ask
+    from .search import Searcher
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so `import kzqa` stays cheap and never pulls in numpy, FAISS or torch.
-    if name == "build_index":
-        from .build import build_index
+    if name in ("ask", "ask_many", "build_index"):
+        from . import api
 
-        return build_index
+        return getattr(api, name)
     if name == "load_config":
         from .config import load_config
 
         return load_config
-    if name in ("ask", "Searcher"):
-        from . import retrieval
+    if name == "Searcher":
+        from .search import Searcher
 
-        return getattr(retrieval, name)
+        return Searcher
     raise AttributeError(name)

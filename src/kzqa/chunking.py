@@ -4,13 +4,12 @@ fits the model's window (a longer one is cut between words)."""
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .corpus import front_matter_end
-from .records import Document, Passage
+from .corpus.metadata import front_matter_end
+from .records import Document, Passage, text_hash
 
 CHUNKER_VERSION = 3  # bump when passage boundaries change: it is part of the index fingerprint
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] take two places of the model's window
@@ -306,7 +305,3 @@ def make_passage(
         sentences=tuple(sentences),
         hash=text_hash(body),
     )
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -126,7 +126,7 @@ def index(
     json_out: JsonOpt = False,
 ) -> None:
     """Build or update the index from the corpus (only the work the change needs)."""
-    from .build import build_index
+    from .api import build_index
 
     cfg = _config(config, corpus, index)
 
@@ -139,25 +139,16 @@ def index(
 
             print(dumps(report.as_dict()), flush=True)
         else:
-            print(summary_line(report), flush=True)
+            from .render import index_text
+
+            print(index_text(report), flush=True)
 
     _run(lambda: once(full))
     if watch:
-        from .watch import watch_corpus
+        from .ops.watch import watch_corpus
 
         _err(f"kzqa: watching {cfg.corpus} (Ctrl-C to stop)")
         _run(lambda: watch_corpus(cfg, lambda: _keep_going(lambda: once(False))))
-
-
-def summary_line(report: Any) -> str:
-    moved = f", {len(report.renamed)} renamed" if report.renamed else ""
-    why = f"; full rebuild: {report.rebuilt}" if report.rebuilt else ""
-    return (
-        f"indexed {report.documents} documents, {report.passages_total} passages: "
-        f"{len(report.added)} added, {len(report.changed)} changed, "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged{moved}; "
-        f"embedded {report.passages_embedded} passages in {report.seconds:.1f}s{why}"
-    )
 
 
 @app.command()
@@ -192,8 +183,9 @@ def ask(
     index: IndexOpt = None,
 ) -> None:
     """Answer a question with the best passages and exact citations."""
+    from .api import open_fresh
     from .render import ask_json, ask_text, dumps
-    from .retrieval import check_mode, check_question, open_fresh
+    from .search import check_mode, check_question
 
     cfg = _config(config, corpus, index)
     kk = cfg.k if k is None else k
@@ -241,8 +233,8 @@ def status(
     json_out: JsonOpt = False,
 ) -> None:
     """Say what is indexed and whether the corpus changed since (never loads the model)."""
+    from .ops.status import index_status
     from .render import dumps, status_text
-    from .status import index_status
 
     cfg = _config(config, corpus, index)
     info = _run(lambda: index_status(cfg))
@@ -261,8 +253,8 @@ def verify(
 ) -> None:
     """Check the index against its manifest and the corpus; exit 8 on any mismatch."""
     from .errors import EXIT_VERIFY
+    from .ops.verify import verify_index
     from .render import dumps
-    from .verify import verify_index
 
     cfg = _config(config, corpus, index)
     problems = _run(lambda: verify_index(cfg))
@@ -304,7 +296,7 @@ def eval_(
     config: ConfigOpt = None,
 ) -> None:
     """Measure retrieval quality on a BEIR-style dataset (nDCG@10, Recall@10/100, MRR@10)."""
-    from .evaluate import run_eval
+    from .ops.evaluate import run_eval
     from .render import dumps, eval_text
 
     cfg = _config(config, None, None)
@@ -328,14 +320,6 @@ def serve(
     log_requests: Annotated[
         bool, typer.Option("--log-requests", help="Log each request on stderr.")
     ] = False,
-    warm: Annotated[
-        bool,
-        typer.Option(
-            "--warm/--no-warm",
-            help="For an index without stored sentence vectors (older kzqa): embed every "
-            "passage's sentences in the background, so answers come fast.",
-        ),
-    ] = True,
     config: ConfigOpt = None,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
@@ -346,10 +330,10 @@ def serve(
     # before numpy is first imported, which the server module does.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from .server import is_loopback, make_server
+    from .serve import is_loopback, make_server
 
     cfg = _config(config, corpus, index)
-    server = _run(lambda: make_server(cfg, host, port, _err, log_requests, warm))
+    server = _run(lambda: make_server(cfg, host, port, _err, log_requests))
     if not is_loopback(host):
         _err(f"kzqa serve: warning: listening on {host}: whoever reaches it can read the index")
     _err(f"kzqa serve: answering on {server.url}/ask?q=… (Ctrl-C to stop)")

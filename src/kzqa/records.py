@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -83,3 +84,8 @@ Ranked = list[tuple[int, float]]  # (passage row, score), best first
 def best_first(pairs: Iterable[tuple[int, float]]) -> Ranked:
     """Highest score first; ties broken by row, so every ranking is deterministic."""
     return sorted(pairs, key=lambda item: (-item[1], item[0]))
+
+
+def text_hash(text: str) -> str:
+    """A passage's hash (Passage.hash): vectors are reused by it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,4 +1,4 @@
-"""AskResult / BuildReport -> text for people or JSON for programs."""
+"""Every command's output: text for people, JSON for programs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import json
 import os
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .records import AskResult, Hit
+
+if TYPE_CHECKING:
+    from .build import BuildReport
 
 HIGHLIGHT = ("\033[1;33m", "\033[0m")  # on a terminal: bold yellow
 PLAIN_HIGHLIGHT = ("**", "**")  # elsewhere: Markdown bold
@@ -152,3 +155,15 @@ def eval_text(report: dict[str, Any], k: int = 10) -> str:
         )
     lines.append(f"index: {report['index']}")
     return "\n".join(lines) + "\n"
+
+
+def index_text(report: BuildReport) -> str:
+    """`kzqa index` for people: one line."""
+    moved = f", {len(report.renamed)} renamed" if report.renamed else ""
+    why = f"; full rebuild: {report.rebuilt}" if report.rebuilt else ""
+    return (
+        f"indexed {report.documents} documents, {report.passages_total} passages: "
+        f"{len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged{moved}; "
+        f"embedded {report.passages_embedded} passages in {report.seconds:.1f}s{why}"
+    )

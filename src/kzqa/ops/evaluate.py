@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -20,8 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Config
-from .errors import UsageError
+from ..config import Config
+from ..errors import UsageError
+from ..files import cache_folder
 
 DEPTH = 100  # documents ranked per query: enough for Recall@100
 _TOKEN = re.compile(r"\w+")
@@ -93,8 +93,7 @@ def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kzqa" / "eval"
+    return cache_folder() / "eval"
 
 
 def default_index_dir(cfg: Config, data: Dataset) -> Path:
@@ -167,7 +166,7 @@ def prepare(
     embedder: Any = None,
 ) -> tuple[Config, dict[str, str]]:
     """Materialize the corpus beside the eval index and bring the index up to date."""
-    from .build import build_index
+    from ..api import build_index
 
     root = Path(index_dir) if index_dir is not None else default_index_dir(cfg, data)
     claim_folder(root, data)
@@ -237,7 +236,7 @@ def run_eval(
     embedder: Any = None,
 ) -> dict[str, Any]:
     """Index the dataset (cached), run every judged query, and score the rankings."""
-    from .retrieval import Searcher, check_mode
+    from ..search import Searcher, check_mode
 
     mode = check_mode(mode or cfg.mode)  # before the (possibly long) indexing
     if not 1 <= k <= DEPTH:

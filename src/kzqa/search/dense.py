@@ -10,7 +10,7 @@
   from vectors.npy, memory-mapped), since PQ scores are too coarse to rank by.
 
 The parameters are recorded in the manifest (index_type) and read back from it, so a search
-uses the index as it was built. bench/ann_scale.py measures all three (see BENCHMARKS.md).
+uses the index as it was built. bench/perf/ann_scale.py measures all three (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -20,16 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
-from .records import Ranked, best_first
+from ..errors import ConfigError, StoreError
+from ..records import Ranked, best_first
+from ..store import DENSE, REBUILD, VECTORS
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .config import Config
+    from ..config import Config
+    from ..store import Generation
 
 KINDS = ("hnsw", "ivfpq")  # approximate kinds a config may choose beyond the threshold
-VECTORS = "vectors.npy"  # beside the FAISS file: what ivfpq re-scores with
 TRAIN_PER_LIST = 64  # k-means training points per inverted list (FAISS warns below 39)
 TRAIN_PQ = 40 * 256  # and enough for each 256-centroid PQ codebook
 # FAISS's OpenMP threads spin-wait at every barrier, which on a busy 2-core machine costs far
@@ -175,6 +176,7 @@ def read(path: Path, params: IndexParams) -> Any:
         import numpy as np
 
         faiss.extract_index_ivf(index).nprobe = params.nprobe
+        # ivfpq re-scores its candidates with the exact vectors stored beside it.
         vectors = np.load(path.with_name(VECTORS), mmap_mode="r", allow_pickle=False)
         return Reranked(index, vectors, params.rerank)
     return index
@@ -230,3 +232,20 @@ def _threads(n: int) -> None:
 
         faiss.omp_set_num_threads(n)
         _omp["threads"] = n
+
+
+def open_dense(generation: Generation) -> Any:
+    """The generation's FAISS index, checked against its manifest."""
+    manifest = generation.manifest
+    path = generation.folder / DENSE
+    try:
+        index = read(path, IndexParams.from_dict(manifest.index_type))
+    except (RuntimeError, OSError, KeyError) as exc:
+        raise StoreError(f"index file {path} is damaged", hint=REBUILD) from exc
+    if index.ntotal != manifest.passages or index.d != manifest.dimension:
+        raise StoreError(
+            f"{path} holds {index.ntotal} vectors of dimension {index.d}; "
+            f"expected {manifest.passages} of {manifest.dimension}",
+            hint=REBUILD,
+        )
+    return index

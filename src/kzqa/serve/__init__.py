@@ -9,11 +9,6 @@ names a new generation (a `kzqa index` finished), the new one is opened and full
 background, then swapped in with one assignment: requests that started on the old searcher
 finish on it, new ones get the new one, none waits for the load or is dropped.
 
-Each hit's answer sentence is picked with the sentence vectors the index stores. An index
-without them (built by an older kzqa, or with a model that gives none) has that passage's
-sentences embedded per request; the server keeps those vectors in a memo (MemoEncoder) and, in
-the background at low priority, embeds every passage's sentences into it ahead of the questions.
-
 Errors are JSON, `{"error": "…", "hint": "…"}`: 4xx for what the client can fix, 503 while no
 index can be opened, and a 500 without a traceback (that goes to stderr) for a bug.
 """
@@ -22,28 +17,23 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import socket
 import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import store
-from .config import Config
-from .errors import KzqaError, StoreError, UsageError
-from .render import ask_json, dumps
-from .retrieval import Searcher
-
-if TYPE_CHECKING:
-    import numpy as np
+from .. import store
+from ..config import Config
+from ..errors import KzqaError, StoreError, UsageError
+from ..render import ask_json, dumps
+from ..search import Searcher
 
 DEFAULT_HOST = "127.0.0.1"  # loopback: the index is private data unless the user says otherwise
 DEFAULT_PORT = 8765
@@ -55,9 +45,6 @@ POLL_SECONDS = 0.5  # how often the watcher looks at manifest.json (one stat cal
 # without every request's thread pool fighting for them (ONNX Runtime's default, a thread per
 # core, measured the same on the busy bench machine).
 ONNX_THREADS = 1
-MEMO_ENTRIES = 200_000  # sentence vectors kept: 200k x 384 floats x 4 B = about 300 MB at most
-WARM_BATCH = 64  # sentences embedded per step of the background warm-up
-WARM_NICE = 19  # the warm-up thread's priority: requests first
 
 Log = Callable[[str], None]
 
@@ -66,84 +53,13 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class MemoEncoder:
-    """Wraps the question encoder with an LRU memo of vectors keyed by text.
-
-    Each answer embeds the sentences of the passages it returns; a warm server sees the same
-    passages again and again, so their vectors are looked up instead of recomputed. The
-    vectors are the encoder's own, so answers are exactly those `kzqa ask` gives.
-    """
-
-    def __init__(self, encoder: Any, entries: int = MEMO_ENTRIES) -> None:
-        self.encoder = encoder
-        self.name = encoder.name
-        self.fingerprint = encoder.fingerprint
-        self.dimension = encoder.dimension
-        if hasattr(encoder, "embed_queries"):  # e5's questions take their own prefix: not memoized
-            self.embed_queries = encoder.embed_queries
-        self.entries = entries
-        self.hits = 0
-        self.misses = 0
-        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._memo)
-
-    def embed(self, texts: Sequence[str], progress: Any = None) -> np.ndarray:
-        import numpy as np
-
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        missing: dict[str, list[int]] = {}
-        with self._lock:
-            for row, text in enumerate(texts):
-                vector = self._memo.get(text)
-                if vector is None:
-                    missing.setdefault(text, []).append(row)
-                else:
-                    self._memo.move_to_end(text)
-                    out[row] = vector
-            self.hits += len(texts) - sum(len(rows) for rows in missing.values())
-            self.misses += len(missing)
-        if missing:
-            # Embedded outside the lock: ONNX Runtime releases the GIL, other requests go on.
-            fresh = self.encoder.embed(list(missing))
-            with self._lock:
-                for (text, rows), vector in zip(missing.items(), fresh, strict=True):
-                    out[rows] = vector
-                    self._memo[text] = vector
-                while len(self._memo) > self.entries:
-                    self._memo.popitem(last=False)
-        if progress:
-            progress(len(texts))
-        return out
-
-    def warm(self, texts: Sequence[str], encoder: Any) -> int:
-        """Embed the texts not in the memo yet with encoder, and keep them; how many were new."""
-        with self._lock:
-            room = self.entries - len(self._memo)
-            todo = list(dict.fromkeys(t for t in texts if t not in self._memo))[: max(room, 0)]
-        if not todo:
-            return 0
-        fresh = encoder.embed(todo)
-        with self._lock:
-            for text, vector in zip(todo, fresh, strict=True):
-                self._memo.setdefault(text, vector)
-        return len(todo)
-
-
 class Service:
     """The live searcher, and the watcher that swaps in a new generation when one commits."""
 
-    def __init__(
-        self, cfg: Config, log: Log = _stderr, poll: float = POLL_SECONDS, warm: bool = True
-    ) -> None:
+    def __init__(self, cfg: Config, log: Log = _stderr, poll: float = POLL_SECONDS) -> None:
         self.cfg = cfg
         self.log = log
         self.poll = poll
-        self.warm = warm
-        self.warmed = 0  # sentence vectors the warm-up added to the memo
-        self.warm_state = "running" if warm else "off"  # then "done"
         self.searcher = self._open(None)
         self.reloads = 0
         self.started = time.time()
@@ -165,16 +81,10 @@ class Service:
             previous.manifest.model_fingerprint == generation.manifest.model_fingerprint
             and previous.manifest.onnx == generation.manifest.onnx
         ):
-            encoder = previous.encoder  # same model: keep the session and the memo
-        searcher = Searcher(self.cfg, generation, encoder)  # checks the encoder fits the index
-        if encoder is None:
-            from .embedding import OnnxEncoder
-
-            opened = searcher.encoder
-            if isinstance(opened, OnnxEncoder):
-                opened = OnnxEncoder(opened.folder, threads=ONNX_THREADS)
-            searcher.encoder = MemoEncoder(opened)
-        generation.preload()
+            encoder = previous.encoder  # same model: keep the loaded session
+        # Searcher checks the encoder fits the index.
+        searcher = Searcher(self.cfg, generation, encoder, threads=ONNX_THREADS)
+        searcher.preload()
         return searcher
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
@@ -204,7 +114,7 @@ class Service:
         return True
 
     def start_watching(self) -> None:
-        """Start the reload watcher and (unless warm=False) the memo warm-up."""
+        """Start the reload watcher."""
 
         def loop() -> None:
             while not self._stop.wait(self.poll):
@@ -214,8 +124,6 @@ class Service:
                     self.log("kzqa serve: reload failed:\n" + traceback.format_exc())
 
         self._threads.append(threading.Thread(target=loop, name="kzqa-reload", daemon=True))
-        if self.warm:
-            self._threads.append(threading.Thread(target=self._warm, name="kzqa-warm", daemon=True))
         for thread in self._threads:
             thread.start()
 
@@ -223,54 +131,6 @@ class Service:
         self._stop.set()
         for thread in self._threads:
             thread.join()
-
-    def _warm(self) -> None:
-        """Embed every passage's sentences into the memo, at low priority, in the background.
-
-        Picking an answer sentence embeds the sentences of each passage a question brings up;
-        a cold server spends most of a request on that (bench/serve_load.py). The warm-up does
-        it ahead for the whole index, with its own single-threaded session, on a thread niced
-        to WARM_NICE so requests keep the CPU. A reload swaps the searcher: then it moves on
-        to the new generation's passages (the memo is keyed by text, so old work still counts).
-        """
-        from .embedding import OnnxEncoder
-
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)
-        except (OSError, AttributeError):  # not Linux: warm at normal priority
-            pass
-        done: set[str] = set()
-        while not self._stop.is_set():
-            searcher = self.searcher
-            memo = searcher.encoder
-            if searcher.manifest.generation in done or not isinstance(memo, MemoEncoder):
-                if self._stop.wait(self.poll):
-                    return
-                continue
-            if searcher.generation.sentence_rows is not None:  # stored: nothing to embed
-                done.add(searcher.manifest.generation)
-                self.warm_state = "done"
-                continue
-            self.warm_state = "running"
-            base = memo.encoder
-            encoder = OnnxEncoder(base.folder, threads=1) if isinstance(base, OnnxEncoder) else base
-            batch: list[str] = []
-            for p in searcher.generation.passages:
-                spans = p.sentence_spans()
-                batch += [p.text[s - p.start_char : e - p.start_char] for s, e in spans]
-                if len(batch) >= WARM_BATCH:
-                    self.warmed += memo.warm(batch, encoder)
-                    batch = []
-                    if self._stop.is_set() or self.searcher is not searcher:
-                        break
-                    if len(memo) >= memo.entries:
-                        break  # full: requests' own misses take over from here
-            else:
-                self.warmed += memo.warm(batch, encoder)
-            if self.searcher is searcher and not self._stop.is_set():
-                done.add(searcher.manifest.generation)
-                self.warm_state = "done"
-                self.log(f"kzqa serve: memo warm: {len(memo)} sentence vectors")
 
     def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
         """One question, answered by the searcher live when it arrives."""
@@ -287,23 +147,13 @@ class Service:
         return ask_json(searcher.search(question, kk, mode), self.cfg.corpus)
 
     def status(self) -> dict[str, Any]:
-        from .status import index_status
+        from ..ops.status import index_status
 
         info = index_status(self.cfg)
-        memo = self.searcher.encoder
         info["server"] = {
             "generation": self.generation,
             "reloads": self.reloads,
             "uptime_s": round(time.time() - self.started, 1),
-            "memo": {
-                "entries": len(memo),
-                "hits": memo.hits,
-                "misses": memo.misses,
-                "warmed": self.warmed,
-                "warm_up": self.warm_state,
-            }
-            if isinstance(memo, MemoEncoder)
-            else None,
         }
         return info
 
@@ -508,10 +358,9 @@ def make_server(
     port: int = DEFAULT_PORT,
     log: Log = _stderr,
     log_requests: bool = False,
-    warm: bool = True,
 ) -> Server:
     """Open the index and bind; call serve_forever() on the result (port 0: any free port)."""
-    service = Service(cfg, log, warm=warm)
+    service = Service(cfg, log)
     try:
         return Server((host, port), service, log_requests)
     except OSError as exc:

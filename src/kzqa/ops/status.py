@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import store
-from .config import Config
+from .. import store
+from ..config import Config
+from ..corpus import changes_since
 
 
 def index_status(cfg: Config) -> dict[str, Any]:
-    from .retrieval import corpus_changes
-
     manifest = store.read_manifest(cfg.index)
     info: dict[str, Any] = {
         "index": str(cfg.index),
@@ -19,7 +18,11 @@ def index_status(cfg: Config) -> dict[str, Any]:
     }
     if manifest is None:
         return info
-    changes = corpus_changes(cfg, manifest) if cfg.corpus.is_dir() else None
+    changes = (
+        changes_since(cfg.corpus, cfg.index, manifest.files, manifest.skipped)
+        if cfg.corpus.is_dir()
+        else None
+    )
     info.update(
         {
             "documents": len(manifest.files),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .records import Ranked, best_first
+from ..records import Ranked, best_first
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 METHODS = ("convex", "zscore", "rrf")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .config import Config
-from .corpus import scan_corpus
+from ..config import Config
+from ..corpus import scan_corpus
 
 POLL_SECONDS = 1.0
 QUIET_SECONDS = 2.0  # debounce: wait until no file has changed for this long

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from . import store
-from .config import Config
-from .corpus import sha256_file
-from .errors import KzqaError, StoreError
+from .. import store
+from ..config import Config
+from ..corpus import changes_since
+from ..errors import KzqaError, StoreError
+from ..files import sha256_file
+from ..search.dense import open_dense
+from ..search.lexical import open_lexical
 
 
 def verify_index(cfg: Config) -> list[str]:
@@ -21,23 +24,22 @@ def verify_index(cfg: Config) -> list[str]:
             return [
                 f"index file {gen.folder / name} is damaged (checksum mismatch)" for name in damaged
             ]
+        dense = open_dense(gen)
         counts = {
             "passages.jsonl": len(gen.passages),
             "vectors.npy": len(gen.vectors),
-            "dense.faiss": gen.dense.ntotal,
-            "bm25": gen.lexical.size,
+            "dense.faiss": dense.ntotal,
+            "bm25": open_lexical(gen).size,
         }
     except KzqaError as exc:
         return [exc.message]
     for name, n in counts.items():
         if n != manifest.passages:
             problems.append(f"{name} holds {n} entries; the manifest says {manifest.passages}")
-    if gen.dense.d != manifest.dimension:
-        problems.append(
-            f"vectors have dimension {gen.dense.d}; the manifest says {manifest.dimension}"
-        )
+    if dense.d != manifest.dimension:
+        problems.append(f"vectors have dimension {dense.d}; the manifest says {manifest.dimension}")
     try:
-        from .embedding import model_fingerprint, onnx_damage
+        from ..embed import model_fingerprint, onnx_damage
 
         damage = onnx_damage(cfg.index / manifest.onnx) if manifest.onnx else None
         if damage:
@@ -62,9 +64,7 @@ def verify_index(cfg: Config) -> list[str]:
                 f"{path}: {per_file.get(path, 0)} passages stored, manifest says "
                 f"{meta.get('passages')}"
             )
-    from .retrieval import corpus_changes
-
     if cfg.corpus.is_dir():
-        for path in corpus_changes(cfg, manifest).added:
+        for path in changes_since(cfg.corpus, cfg.index, manifest.files, manifest.skipped).added:
             problems.append(f"{path} is in the corpus but not indexed")
     return problems

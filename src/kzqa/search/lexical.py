@@ -6,9 +6,14 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .ann import top_k
+from ..errors import StoreError
+from ..store import BM25, REBUILD
+from .dense import top_k
+
+if TYPE_CHECKING:
+    from ..store import Generation
 
 LANGUAGE = "english"
 # BM25 saturation and length normalization, chosen on the eval data (BENCHMARKS.md, issue 4):
@@ -139,3 +144,18 @@ def tokenize_queries(questions: Sequence[str]) -> list[list[str]]:
     pattern, its English stopwords, then Snowball stems), without importing bm25s."""
     stem = _stemmer().stemWord
     return [[stem(w) for w in _WORD.findall(q.lower()) if w not in STOPWORDS] for q in questions]
+
+
+def open_lexical(generation: Generation) -> Lexical:
+    """The generation's BM25 index, checked against its manifest."""
+    folder = generation.folder / BM25
+    try:
+        lexical = Lexical(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        raise StoreError(f"BM25 index in {folder} is damaged", hint=REBUILD) from exc
+    if lexical.size != generation.manifest.passages:
+        raise StoreError(
+            f"BM25 index holds {lexical.size} passages, expected {generation.manifest.passages}",
+            hint=REBUILD,
+        )
+    return lexical

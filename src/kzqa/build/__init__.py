@@ -1,0 +1,308 @@
+"""corpus -> index: `kzqa index`. Incremental (only new passages are embedded), resumable (a
+journal keeps what a killed build embedded) and atomic (see kzqa.store).
+
+    scan -> diff against the live generation -> chunk what is new -> vectors -> commit
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import store
+from ..chunking import CHUNKER_VERSION, ChunkSettings
+from ..config import Config
+from ..corpus import scan_corpus
+from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
+from ..errors import CorpusError, StoreError
+from ..files import fsync_dir, fsync_tree, write_text_atomic
+from ..records import Passage
+from ..search import dense, lexical
+from ..store.journal import journal_path
+from .diff import Diff, diff_corpus
+from .vectors import ProgressFactory, vectors_for
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["BuildReport", "ProgressFactory", "build_index"]
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # read, not indexable
+    passages_embedded: int = 0
+    passages_reused: int = 0
+    passages_total: int = 0
+    documents: int = 0
+    rebuilt: str | None = None  # why everything was rebuilt, if it was
+    committed: bool = False  # a new generation was written
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "renamed": [{"from": a, "to": b} for a, b in self.renamed],
+            "skipped": sorted(self.skipped),
+            "passages_embedded": self.passages_embedded,
+            "passages_reused": self.passages_reused,
+            "passages_total": self.passages_total,
+            "documents": self.documents,
+            "rebuilt": self.rebuilt,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+        }
+
+    def take(self, diff: Diff) -> None:
+        self.added, self.changed, self.removed = diff.added, diff.changed, diff.removed
+        self.unchanged, self.renamed, self.skipped = diff.unchanged, diff.renamed, diff.skipped
+        self.warnings += diff.warnings
+
+
+def chunk_settings(cfg: Config) -> ChunkSettings:
+    return ChunkSettings(cfg.max_tokens, cfg.pack_tokens, cfg.min_tokens)
+
+
+def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
+    raw = json.dumps([model_fingerprint, asdict(settings), CHUNKER_VERSION], sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def build_index(
+    cfg: Config,
+    *,
+    full: bool = False,
+    embedder: Embedder | None = None,
+    progress: ProgressFactory | None = None,
+    wait: float = 0,
+) -> BuildReport:
+    """Bring the index in line with the corpus, embedding only passages it has never seen.
+
+    Everything that touches index/ happens under its write lock.
+    """
+    started = time.perf_counter()
+    scan = scan_corpus(cfg.corpus, exclude=cfg.index)
+    if not scan.files:
+        raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+    with store.write_lock(cfg.index, wait=wait):
+        report = BuildReport()
+        if embedder is None:
+            _drop_damaged_export(cfg.index, model_fingerprint(cfg.model), full, report)
+            embedder = open_embedder(cfg.model, cfg.batch_size, cfg.index / ONNX)
+        _build_locked(cfg, scan, embedder, full, progress, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+ONNX = "onnx"  # index/onnx/<model fingerprint>/: the exported question encoder
+
+
+def _build_locked(
+    cfg: Config,
+    scan: Any,
+    embedder: Embedder,
+    full: bool,
+    progress: ProgressFactory | None,
+    report: BuildReport,
+) -> None:
+    settings = chunk_settings(cfg)
+    fingerprint = index_fingerprint(embedder.fingerprint, settings)
+    previous, report.rebuilt, legacy = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
+    diff, files, passages = diff_corpus(
+        scan, previous, embedder, settings, rechunk=report.rebuilt is not None
+    )
+    report.take(diff)
+    report.documents, report.passages_total = len(files), len(passages)
+    if not files:
+        raise CorpusError(
+            f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
+        )
+    if (
+        previous is not None
+        and report.rebuilt is None
+        and not diff.any
+        # BM25 settings changed: write a new generation (vectors are reused, not re-embedded)
+        and lexical.params_match(previous.folder / store.BM25)
+    ):
+        onnx = _ensure_onnx(cfg.index, embedder, report)
+        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
+        old = previous.manifest
+        if (files, onnx, report.skipped) != (old.files, old.onnx, old.skipped):
+            old.files, old.onnx, old.skipped = files, onnx, report.skipped
+            write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
+        return
+
+    vectors, sentences, report.passages_embedded, report.passages_reused = vectors_for(
+        cfg.index, passages, previous, embedder, progress
+    )
+    name = _commit_generation(
+        cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report
+    )
+    report.committed = True
+    journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
+    keep = {name} | ({previous.manifest.generation} if previous else set())
+    store.prune(cfg.index, keep, legacy)
+
+
+def _commit_generation(
+    cfg: Config,
+    embedder: Embedder,
+    settings: ChunkSettings,
+    fingerprint: str,
+    passages: list[Passage],
+    vectors: np.ndarray,
+    sentences: np.ndarray,
+    files: dict[str, dict[str, Any]],
+    report: BuildReport,
+) -> str:
+    """Write every part of a new generation, then make it live (see store.commit)."""
+    import numpy as np
+
+    params = dense.choose_params(len(passages), cfg)
+    name, staging = store.new_generation(cfg.index)
+    try:
+        np.save(staging / store.VECTORS, vectors, allow_pickle=False)
+        np.save(staging / store.SENTENCES, sentences, allow_pickle=False)
+        dense.write(dense.build(vectors, params), staging / store.DENSE)
+        (staging / store.BM25).mkdir()
+        titles = {path: meta.get("title") for path, meta in files.items()}
+        lexical.build(
+            [lexical.with_title(p.text, titles[p.path]) for p in passages], staging / store.BM25
+        )
+        store.write_passages(staging, passages)
+        manifest = store.Manifest(
+            format=store.FORMAT,
+            generation=name,
+            built_at=store.now_iso(),
+            model=embedder.name,
+            model_fingerprint=embedder.fingerprint,
+            dimension=embedder.dimension,
+            chunking={**asdict(settings), "version": CHUNKER_VERSION},
+            fingerprint=fingerprint,
+            index_type=params.as_dict(),
+            passages=len(passages),
+            files=files,
+            skipped=report.skipped,
+            artifacts={},
+            checksums={},
+            onnx=_ensure_onnx(cfg.index, embedder, report),
+        )
+        store.commit(cfg.index, staging, manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return name
+
+
+def _previous(
+    index_dir: Path, fingerprint: str, model_fingerprint: str, full: bool
+) -> tuple[store.Generation | None, str | None, str | None]:
+    """The live generation to build on; why everything must be re-chunked (if it must); and
+    the generation an older-format manifest named (kzqa's to delete once replaced).
+
+    After a chunking change the previous generation is still returned: its vectors are
+    reused for every passage whose text comes out the same. Only damage (StoreError) makes
+    the index count as unreadable; any other error is a bug or the machine's and propagates.
+    """
+    if full:
+        return None, "--full", _legacy_generation(index_dir)
+    try:
+        previous = store.open_generation(index_dir)
+        if previous is None:
+            return None, "no index yet", None
+        old = previous.manifest
+        if old.model_fingerprint != model_fingerprint:
+            return (
+                None,
+                (
+                    f"the model changed (index: {old.model} {old.model_fingerprint}, "
+                    f"settings: {model_fingerprint})"
+                ),
+                None,
+            )
+        previous.check_reusable()
+    except store.FormatError as exc:
+        return None, f"the index was written by an older kzqa (format {exc.found})", exc.generation
+    except StoreError as exc:
+        return None, f"the index was unreadable ({exc.message})", None
+    if old.fingerprint != fingerprint:
+        return (
+            previous,
+            (
+                f"the chunking settings changed (index: {old.chunking}); "
+                "unchanged passage texts keep their vectors"
+            ),
+            None,
+        )
+    return previous, None, None
+
+
+def _legacy_generation(index_dir: Path) -> str | None:
+    """The generation an older-format manifest names, if that is what index_dir holds."""
+    try:
+        store.read_manifest(index_dir)
+    except store.FormatError as exc:
+        return exc.generation
+    except StoreError:
+        pass
+    return None
+
+
+def _drop_damaged_export(index_dir: Path, fingerprint: str, full: bool, report: Any) -> None:
+    """Remove this model's ONNX export when its files fail their checksums (cached hashes:
+    a file is read again only when its size or time changed), so it is exported again.
+    `--full` also redoes the exports of other models."""
+    folder = index_dir / ONNX
+    for export in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if export.name != fingerprint and not full:
+            continue
+        damage = onnx_export_ok(export) and onnx_damage(export, cached=True)
+        if damage:
+            report.warnings.append(f"the question encoder is damaged ({damage}); exported again")
+            shutil.rmtree(export)
+
+
+def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> str | None:
+    """Export the question encoder once per model, so `kzqa ask` never needs torch.
+
+    Returns its folder relative to index_dir: None for a model with nothing to export, or
+    when the export fails (then the model itself answers questions, more slowly).
+    """
+    rel = f"{ONNX}/{embedder.fingerprint}"
+    folder = index_dir / rel
+    if onnx_export_ok(folder):
+        return rel
+    tmp = store.make_staging(index_dir, f"onnx-{embedder.fingerprint}-{time.time_ns()}")
+    try:
+        if not embedder.export_onnx(tmp):
+            return None
+        (tmp / store.OWNER).unlink()
+        fsync_tree(tmp)
+        folder.parent.mkdir(exist_ok=True)
+        if folder.exists():  # an export this kzqa cannot run (an older format): kzqa's own
+            shutil.rmtree(folder)
+        tmp.replace(folder)
+        fsync_dir(folder.parent)
+    except Exception as exc:  # torch.onnx raises many types; none may fail the build
+        report.warnings.append(
+            f"could not export the question encoder ({type(exc).__name__}: {exc}); "
+            "questions are embedded by the model itself, which is slower"
+        )
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rel

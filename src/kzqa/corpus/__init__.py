@@ -1,0 +1,18 @@
+"""Corpus files -> Documents: which files are read (scan), how (read, by type), what moved
+since the index was built (changes)."""
+
+from .changes import Changes, changes_since, compare
+from .read import decode, read_document
+from .scan import KINDS, FileEntry, Scan, scan_corpus
+
+__all__ = [
+    "KINDS",
+    "Changes",
+    "FileEntry",
+    "Scan",
+    "changes_since",
+    "compare",
+    "decode",
+    "read_document",
+    "scan_corpus",
+]

@@ -1,0 +1,50 @@
+"""One corpus file -> a Document: its bytes decoded, its text and metadata by type."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..records import Document
+from .html import extract_html
+from .metadata import markdown_metadata, text_metadata
+from .scan import KINDS, FileEntry
+
+BINARY_SNIFF = 8192  # bytes inspected for NULs before a file is called binary
+
+
+def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
+    """Read one file into a Document; None (with a warning) when it cannot be used."""
+    try:
+        raw = entry.abspath.read_bytes()
+    except OSError as exc:
+        return None, [f"skipped {entry.path}: {exc.strerror}"]
+    digest = hashlib.sha256(raw).hexdigest()
+    if b"\x00" in raw[:BINARY_SNIFF]:
+        return None, [f"skipped {entry.path}: binary file"]
+    warnings = []
+    text, encoding = decode(raw)
+    if encoding != "utf-8":
+        warnings.append(f"{entry.path} is not UTF-8; read it as {encoding}")
+    kind = KINDS[Path(entry.path).suffix.lower()]
+    title: str | None
+    if kind == "html":
+        text, title, published = extract_html(text)
+    elif kind == "markdown":
+        title, published = markdown_metadata(text)
+    else:
+        title, published = text_metadata(text)
+    if not text.strip():
+        return None, [*warnings, f"skipped {entry.path}: no text"]
+    doc = Document(entry.path, text, kind, title, published, digest, entry.size, entry.mtime_ns)
+    return doc, warnings
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """UTF-8 when it is; otherwise cp1252 (Windows text), then latin-1, which never fails."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1"), "latin-1"

@@ -1,0 +1,253 @@
+"""question -> ranked, cited hits: the search behind `kzqa ask`, the server and `kzqa eval`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from .. import store
+from ..config import MODES, Config
+from ..embed import Embedder, open_question_encoder
+from ..errors import StoreError, UsageError
+from ..records import Answer, AskResult, Hit, Ranked, Source, best_first
+from . import fusion
+from .answer import choose_answers, confidence
+from .cite import SpanChecker
+from .dense import open_dense, search, search_exact
+from .lexical import Lexical, content_stems, open_lexical
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def check_question(question: str, k: int) -> str:
+    if not question or not question.strip():
+        raise UsageError("the question is empty", hint='ask something: kzqa ask "…"')
+    if k < 1:
+        raise UsageError(f"-k must be at least 1, got {k}")
+    return " ".join(question.split())
+
+
+def check_mode(mode: str) -> str:
+    """The retrieval mode, if it is one of MODES; a usage error otherwise."""
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}' (choose {', '.join(MODES)})")
+    return mode
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidates: passage row -> score, per retriever, and the best-sentence
+    evidence of the dense one."""
+
+    dense: dict[int, float]  # cosine, for every candidate of either retriever
+    bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
+    # Cosine of each candidate's best stored answer sentence (empty: the index stores none).
+    sentence: dict[int, float] = field(default_factory=dict)
+    # BM25 found fewer passages than asked for: those are all that match any question term.
+    bm25_complete: bool = False
+
+    def score_dense(self, sentence_weight: float) -> dict[int, float]:
+        """The dense leg's score: the cosine plus sentence_weight x the best sentence's (the
+        cosine alone when the index stores no sentence vectors)."""
+        if not self.sentence or sentence_weight == 0:
+            return self.dense
+        return {i: d + sentence_weight * self.sentence[i] for i, d in self.dense.items()}
+
+
+class Searcher:
+    """An opened index plus the question encoder; answers many questions."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        generation: store.Generation,
+        encoder: Embedder | None = None,
+        threads: int = 0,
+    ) -> None:
+        """`encoder`: the question encoder (default: the one the index names, see
+        embed.open_question_encoder, run on `threads` threads, 0: one per core)."""
+        self.cfg = cfg
+        self.generation = generation
+        self.manifest = generation.manifest
+        if encoder is None:
+            m = self.manifest
+            export = cfg.index / m.onnx if m.onnx else None
+            encoder = open_question_encoder(
+                m.model, m.model_fingerprint, export, cfg.model, threads
+            )
+        self.encoder = encoder
+
+    @classmethod
+    def open(cls, cfg: Config, encoder: Embedder | None = None) -> Searcher:
+        generation = store.open_generation(cfg.index)
+        if generation is None:
+            raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+        return cls(cfg, generation, encoder)
+
+    @cached_property
+    def dense(self) -> Any:
+        """The generation's FAISS index (an exact index is searched with numpy instead)."""
+        return open_dense(self.generation)
+
+    @cached_property
+    def lexical(self) -> Lexical:
+        return open_lexical(self.generation)
+
+    @property
+    def exact(self) -> bool:
+        """A flat index: searched with numpy on the vectors, never through FAISS."""
+        return self.manifest.index_type.get("kind") == "flat"
+
+    def preload(self) -> None:
+        """Load every part a search reads, so the first question does not pay for it."""
+        gen = self.generation
+        gen.passages, gen.vectors, gen.sentence_rows, self.lexical, self.paths  # noqa: B018
+        if not self.exact:
+            self.dense  # noqa: B018
+
+    def search_dense(self, queries: np.ndarray, k: int) -> list[Ranked]:
+        """Top-k (passage row, cosine) per query: numpy for an exact index, FAISS otherwise."""
+        if self.exact:
+            return search_exact(self.generation.vectors, queries, k)
+        return search(self.dense, queries, k)
+
+    def embed_questions(self, questions: Sequence[str]) -> np.ndarray:
+        """Question vectors (e5 gives questions their own prefix; other models do not)."""
+        return self.encoder.embed_queries(list(questions))
+
+    def embed_question(self, question: str) -> np.ndarray:
+        return self.embed_questions([question])[0]
+
+    def candidates(
+        self, questions: Sequence[str], qvecs: np.ndarray, pool: int, mode: str
+    ) -> list[Candidates]:
+        """Each retriever's top `pool` passages per question, with exact cosines for all."""
+        gen = self.generation
+        n = len(questions)
+        dense: list[dict[int, float]] = [{} for _ in range(n)]
+        bm25: list[dict[int, float]] = [{} for _ in range(n)]
+        if mode in ("dense", "hybrid"):
+            dense = [dict(found) for found in self.search_dense(qvecs, pool)]
+        if mode in ("bm25", "hybrid"):
+            bm25 = [dict(found) for found in self.lexical.search_many(questions, pool)]
+        vectors = gen.vectors
+        found = []
+        for d, b, qvec in zip(dense, bm25, qvecs, strict=True):
+            # Exact cosines for every candidate: for the fused ranking, and for abstention.
+            extra = [i for i in b if i not in d]
+            if extra:
+                cosines = vectors[extra] @ qvec
+                d.update(zip(extra, (float(c) for c in cosines), strict=True))
+            wanted = self.cfg.sentence_weight and mode != "bm25"
+            sentence = self.match_sentences(list(d), qvec) if wanted else {}
+            if not all(math.isfinite(x) for x in (*d.values(), *sentence.values())):
+                # Same-size garbage in vectors.npy or sentences.npy: only `verify` hashes them.
+                raise StoreError(f"the vectors in {gen.folder} are damaged", hint=store.REBUILD)
+            found.append(Candidates(d, b, sentence, mode != "dense" and len(b) < pool))
+        return found
+
+    def match_sentences(self, rows: list[int], qvec: np.ndarray) -> dict[int, float]:
+        """Each row's best cosine among its stored sentence vectors."""
+        import numpy as np
+
+        if not rows:
+            return {}
+        vectors, starts = self.generation.sentence_rows
+        at = np.asarray(rows)
+        counts = starts[at + 1] - starts[at]  # >= 1: see Passage.sentence_spans
+        firsts = np.cumsum(counts) - counts  # where each row's sentences begin in `picks`
+        picks = np.arange(counts.sum()) + np.repeat(starts[at] - firsts, counts)
+        cosines = np.asarray(vectors[picks], dtype=np.float32) @ qvec
+        best = np.maximum.reduceat(cosines, firsts)
+        return dict(zip(rows, best.tolist(), strict=True))
+
+    def rank(self, found: Candidates, mode: str) -> Ranked:
+        """One ranking from the candidates, as the mode and the fusion settings say."""
+        dense = found.score_dense(self.cfg.sentence_weight)
+        if mode == "dense":
+            return best_first(dense.items())
+        if mode == "bm25":
+            return best_first(found.bm25.items())
+        fused = fusion.fuse(dense, found.bm25, self.cfg, found.bm25_complete)
+        return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
+
+    def answers(self, question: str, qvec: np.ndarray, rows: Sequence[int]) -> list[Answer]:
+        """The answer sentence of each passage row."""
+        gen = self.generation
+        return choose_answers(
+            question, qvec, [gen.passages[i] for i in rows], [gen.sentence_vectors(i) for i in rows]
+        )
+
+    @cached_property
+    def paths(self) -> list[str]:
+        """The file of each passage row (rows of one file are consecutive, in file order)."""
+        return [p.path for p in self.generation.passages]
+
+    def rank_many(
+        self, questions: Sequence[str], depth: int, mode: str | None = None
+    ) -> list[Ranked]:
+        """Ranked (passage row, score) lists for many questions at once (for `kzqa eval`)."""
+        mode = check_mode(mode or self.cfg.mode)
+        if not questions:
+            return []
+        qvecs = self.embed_questions(questions)
+        pool = max(self.cfg.candidates, depth)
+        return [self.rank(c, mode) for c in self.candidates(questions, qvecs, pool, mode)]
+
+    def search(self, question: str, k: int, mode: str | None = None) -> AskResult:
+        mode = check_mode(mode or self.cfg.mode)
+        question = check_question(question, k)
+        passages = self.generation.passages
+        qvec = self.embed_question(question)
+        pool = max(self.cfg.candidates, 4 * k)
+        found = self.candidates([question], qvec[None, :], pool, mode)[0]
+        dense, bm25 = found.dense, found.bm25
+        chosen = self._distinct(question, qvec, self.rank(found, mode), k)
+        checker = SpanChecker(self.cfg.corpus)
+        terms = content_stems(question)
+        hits = []
+        for row, score, answer in chosen:
+            p = passages[row]
+            cosine = dense.get(row, 0.0)
+            evidence = {"dense": round(cosine, 4)}
+            if row in bm25:
+                evidence["bm25"] = round(bm25[row], 4)
+            evidence["confidence"] = round(confidence(terms, p.text, cosine), 4)
+            meta = self.manifest.files.get(p.path, {})
+            source = Source(
+                meta.get("title"),
+                meta.get("published"),
+                meta.get("kind", "text"),
+                checker.verify(p),
+            )
+            hits.append(Hit(p, round(score, 4), answer, source, evidence))
+        top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
+        return AskResult(question, bool(hits) and top >= self.cfg.min_score, hits)
+
+    def _distinct(
+        self, question: str, qvec: np.ndarray, ranked: Ranked, k: int
+    ) -> list[tuple[int, float, Answer]]:
+        """The top k hits whose texts differ, each with its answer sentence.
+
+        A caption printed twice makes two passages with the same text, or two passages whose
+        best sentence is the same: the user sees it once.
+        """
+        passages = self.generation.passages
+        out: list[tuple[int, float, Answer]] = []
+        seen: set[str] = set()
+        for row, score in ranked:
+            if passages[row].hash in seen:
+                continue
+            (answer,) = self.answers(question, qvec, [row])
+            key = " ".join(answer.text.split())
+            if key in seen:
+                continue
+            seen.update((passages[row].hash, key))
+            out.append((row, score, answer))
+            if len(out) == k:
+                break
+        return out
