@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 _DATE_LINE = re.compile(r"^\s*(?:published|date|posted|updated)\s*:\s*(.+?)\s*$", re.I | re.M)
 _MONTHS = {
@@ -62,12 +63,7 @@ def markdown_metadata(text: str) -> tuple[str | None, str | None]:
     title = published = None
     m = _FRONT_MATTER.match(text)
     if m:
-        import yaml
-
-        try:
-            meta = yaml.safe_load(m[1])
-        except yaml.YAMLError:
-            meta = None
+        meta = front_matter(m[1])
         if isinstance(meta, dict):
             if meta.get("title"):
                 title = str(meta["title"]).strip()
@@ -79,6 +75,26 @@ def markdown_metadata(text: str) -> tuple[str | None, str | None]:
         h = re.search(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$", text, re.M)
         title = h[1] if h else None
     return title, published
+
+
+def front_matter(block: str) -> Any:
+    """The YAML of a front-matter block, or None when it is not YAML kzqa reads.
+
+    Anchors and aliases are refused: a few lines of nested aliases (a "billion laughs")
+    expand into billions of values and would hang the build. Front matter never needs them.
+    """
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("aliases are not read in front matter")
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(block, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return None
 
 
 def front_matter_end(text: str) -> int:

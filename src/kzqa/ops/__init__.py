@@ -1,0 +1,1 @@
+"""The commands that look after an index: status, verify, eval, and watching the corpus."""
