@@ -61,7 +61,8 @@ class Generation:
         ):
             for start in range(0, len(vectors), CHECK_ROWS):
                 block = np.asarray(vectors[start : start + CHECK_ROWS], dtype=np.float32)
-                norms = np.linalg.norm(block, axis=1)
+                with np.errstate(over="ignore", invalid="ignore"):  # garbage: inf, NaN
+                    norms = np.linalg.norm(block, axis=1)
                 if not np.all(np.abs(norms - 1) <= tolerance):  # NaN fails too
                     raise StoreError(f"index file {self.folder / name} is damaged", hint=REBUILD)
 
