@@ -26,7 +26,7 @@ import numpy as np
 from kzqa.config import Config
 from kzqa.search import dense as ann
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 DIM = 384  # MiniLM
 NOISE = 0.04  # per-dimension noise: a point has cosine ~0.8 to its seed, ~0.64 to a sibling
 

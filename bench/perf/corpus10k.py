@@ -15,7 +15,7 @@ import re
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 SOURCES = [
     Path("/work/shared/eval/covidqa/corpus.jsonl"),
     Path("/work/shared/eval/scifact/corpus.jsonl"),

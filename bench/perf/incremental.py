@@ -18,10 +18,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from kzqa.build import build_index, default_embedder
+from kzqa.build import build_index
 from kzqa.config import load_config
+from kzqa.embed import open_embedder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 COVIDQA = ROOT.parent / "shared" / "eval" / "covidqa" / "corpus.jsonl"
 OUT = ROOT / "bench" / "out" / "incremental"
 
@@ -67,7 +68,7 @@ def main() -> None:
             (folder / "corpus" / f"{name}.txt").write_text(body + "\n", encoding="utf-8")
         cfg = load_config(None, folder / "corpus", folder / "index")
         if embedder is None:
-            embedder = default_embedder(cfg)
+            embedder = open_embedder(cfg.model, cfg.batch_size, cfg.index / "onnx")
             embedder.embed(["warm up the model"])  # load outside the timings
         full_s, full = timed(build_index, cfg, embedder=embedder)
         one = []

@@ -21,7 +21,7 @@ import numpy as np
 from kzqa.embed.onnx import OnnxEncoder
 from kzqa.store import read_manifest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 QUESTIONS = Path("/work/shared/eval/covidqa/queries.jsonl")
 
 

@@ -5,13 +5,12 @@
 
 Starts `kzqa serve --port 0` in the project folder (a separate process), then N client threads,
 each on its own keep-alive connection, send GET /ask?q=…&k=… for real questions (COVID-QA and
-SciFact queries, the corpora bench/corpus10k.py indexes) as fast as answers come back.
+SciFact queries, the corpora bench/perf/corpus10k.py indexes) as fast as answers come back.
 
-Three passes: "cold" (questions A right after start: the server embeds the sentences of
-every passage it returns, to pick each answer sentence, while its background warm-up does
-the same for the whole index at low priority), then, once /status says the warm-up is done,
-"warm" (new questions B: every sentence vector is in the memo) and "repeat" (A again).
-Prints p50/p90/p99 per request, throughput and the server's RSS.
+Two passes, after one untimed request that loads everything: "new" (questions the server has
+not seen) and "repeat" (the same questions again; the server keeps no answer or question
+cache, so the difference is what the operating system and the CPU caches give). Prints
+p50/p90/p99 per request, throughput and the server's RSS.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 QUERIES = [
     Path("/work/shared/eval/covidqa/queries.jsonl"),
     Path("/work/shared/eval/scifact/queries.jsonl"),
@@ -112,23 +111,12 @@ def run_pass(url: str, questions: list[str], clients: int, k: int) -> tuple[list
     return latencies, wall
 
 
-def wait_warm(url: str, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        with urllib.request.urlopen(url + "/status", timeout=60) as fh:
-            if json.load(fh)["server"]["memo"]["warm_up"] != "running":
-                break
-        time.sleep(1)
-    return time.monotonic() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=ROOT / "bench" / "out" / "p10k")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--questions", type=int, default=800)
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--warm-timeout", type=float, default=1800, help="seconds")
     args = parser.parse_args()
     questions = load_questions(args.questions)
     proc, url = start_server(args.project)
@@ -144,13 +132,8 @@ def main() -> None:
             f"{'pass':14} {'requests':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
             f"{'max ms':>7} {'req/s':>6} {'server RSS MB':>13}"
         )
-        half = len(questions) // 2
-        first, second = questions[:half], questions[half:]
-        for name, asked in (("cold", first), ("warm", second), ("repeat", first)):
-            if name == "warm":
-                waited = wait_warm(url, args.warm_timeout)
-                print(f"(warm-up done {waited:.0f} s after the cold pass)", flush=True)
-            lat, wall = run_pass(url, asked, args.clients, args.k)
+        for name in ("new", "repeat"):
+            lat, wall = run_pass(url, questions, args.clients, args.k)
             lat.sort()
             ms = [1000 * x for x in lat]
             print(
