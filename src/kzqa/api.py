@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
@@ -18,8 +18,7 @@ from .records import AskResult
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
-    from .build import BuildReport, ProgressFactory
-    from .embed import Embedder
+    from .build import BuildReport
 
 Log = Callable[[str], None]
 BUILD_WAIT = 600  # seconds `ask` waits for another build when it has no index to answer from
@@ -29,18 +28,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def build_index(
-    cfg: Config,
-    *,
-    full: bool = False,
-    embedder: Embedder | None = None,
-    progress: ProgressFactory | None = None,
-    wait: float = 0,
-) -> BuildReport:
-    """Bring the index in line with the corpus (`kzqa index`); see kzqa.build."""
-    from .build import build_index as build  # only when there is work: 10 ms of imports
+def build_index(cfg: Config, **options: Any) -> BuildReport:
+    """Bring the index in line with the corpus (`kzqa index`). Options (full, embedder,
+    progress, wait) as kzqa.build.build_index takes them."""
+    from .build import build_index as build  # imported only when there is work: 10 ms
 
-    return build(cfg, full=full, embedder=embedder, progress=progress, wait=wait)
+    return build(cfg, **options)
 
 
 def ask(

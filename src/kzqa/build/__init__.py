@@ -10,7 +10,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +34,9 @@ __all__ = ["BuildReport", "ProgressFactory", "build_index"]
 
 
 @dataclass
-class BuildReport:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
-    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # read, not indexable
+class BuildReport(Diff):
+    """What `kzqa index` did: the diff, and what it cost."""
+
     passages_embedded: int = 0
     passages_reused: int = 0
     passages_total: int = 0
@@ -48,7 +44,6 @@ class BuildReport:
     rebuilt: str | None = None  # why everything was rebuilt, if it was
     committed: bool = False  # a new generation was written
     seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,11 +61,6 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "warnings": self.warnings,
         }
-
-    def take(self, diff: Diff) -> None:
-        self.added, self.changed, self.removed = diff.added, diff.changed, diff.removed
-        self.unchanged, self.renamed, self.skipped = diff.unchanged, diff.renamed, diff.skipped
-        self.warnings += diff.warnings
 
 
 def chunk_settings(cfg: Config) -> ChunkSettings:
@@ -122,10 +112,9 @@ def _build_locked(
     settings = chunk_settings(cfg)
     fingerprint = index_fingerprint(embedder.fingerprint, settings)
     previous, report.rebuilt, legacy = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
-    diff, files, passages = diff_corpus(
-        scan, previous, embedder, settings, rechunk=report.rebuilt is not None
+    files, passages = diff_corpus(
+        scan, previous, embedder, settings, report, rechunk=report.rebuilt is not None
     )
-    report.take(diff)
     report.documents, report.passages_total = len(files), len(passages)
     if not files:
         raise CorpusError(
@@ -134,7 +123,7 @@ def _build_locked(
     if (
         previous is not None
         and report.rebuilt is None
-        and not diff.any
+        and not report.any_change
         # BM25 settings changed: write a new generation (vectors are reused, not re-embedded)
         and lexical.params_match(previous.folder / store.BM25)
     ):

@@ -27,7 +27,7 @@ class Diff:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def any(self) -> bool:
+    def any_change(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.renamed)
 
 
@@ -36,9 +36,10 @@ def diff_corpus(
     previous: Generation | None,
     embedder: Embedder,
     settings: ChunkSettings,
+    diff: Diff,
     rechunk: bool = False,
-) -> tuple[Diff, dict[str, dict[str, Any]], list[Passage]]:
-    """The diff, the new manifest's files and the new generation's passages.
+) -> tuple[dict[str, dict[str, Any]], list[Passage]]:
+    """The new manifest's files and the new generation's passages; fills `diff`.
 
     Files the change check (corpus.compare) calls unchanged keep their passages unread; the
     others are read and hashed (all of them when `rechunk`, after a chunking change).
@@ -52,7 +53,7 @@ def diff_corpus(
     unchanged, still_skipped = set(changes.unchanged), set(changes.still_skipped)
     removed_by_hash = {old_files[path]["sha256"]: path for path in changes.removed}
 
-    diff = Diff(warnings=list(scan.warnings))
+    diff.warnings += scan.warnings
     files: dict[str, dict[str, Any]] = {}
     passages: list[Passage] = []
     for entry in scan.files:
@@ -102,7 +103,7 @@ def diff_corpus(
     counts = Counter(p.path for p in passages)
     for path, meta in files.items():
         meta["passages"] = counts[path]
-    return diff, files, passages
+    return files, passages
 
 
 def _file_meta(
