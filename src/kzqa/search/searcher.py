@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 def check_question(question: str, k: int) -> str:
+    """The question with its white space folded; a usage error when it is empty or k < 1."""
     if not question or not question.strip():
         raise UsageError("the question is empty", hint='ask something: kzqa ask "…"')
     if k < 1:
@@ -45,14 +46,13 @@ class Candidates:
 
     dense: dict[int, float]  # cosine, for every candidate of either retriever
     bm25: dict[int, float]  # BM25 score, for the passages BM25 retrieved
-    # Cosine of each candidate's best stored answer sentence (empty: the index stores none).
+    # Cosine of each candidate's best stored answer sentence (empty: not asked for).
     sentence: dict[int, float] = field(default_factory=dict)
     # BM25 found fewer passages than asked for: those are all that match any question term.
     bm25_complete: bool = False
 
     def score_dense(self, sentence_weight: float) -> dict[int, float]:
-        """The dense leg's score: the cosine plus sentence_weight x the best sentence's (the
-        cosine alone when the index stores no sentence vectors)."""
+        """The dense leg's score: the cosine plus sentence_weight x the best sentence's."""
         if not self.sentence or sentence_weight == 0:
             return self.dense
         return {i: d + sentence_weight * self.sentence[i] for i, d in self.dense.items()}
@@ -145,7 +145,8 @@ class Searcher:
             wanted = self.cfg.sentence_weight and mode != "bm25"
             sentence = self.match_sentences(list(d), qvec) if wanted else {}
             if not all(math.isfinite(x) for x in (*d.values(), *sentence.values())):
-                # Same-size garbage in vectors.npy or sentences.npy: only `verify` hashes them.
+                # Same-size garbage in vectors.npy or sentences.npy, written since a build
+                # last checked them (`verify` hashes every file).
                 raise StoreError(f"the vectors in {gen.folder} are damaged", hint=store.REBUILD)
             found.append(Candidates(d, b, sentence, mode != "dense" and len(b) < pool))
         return found
