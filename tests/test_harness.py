@@ -128,6 +128,8 @@ def test_main_prints_variants_side_by_side(tmp_path: Path, fake_embedder, capsys
     other.mkdir()
     for f in TINY.iterdir():
         (other / f.name).write_bytes(f.read_bytes())
+    with (other / "corpus.jsonl").open("a") as fh:  # other documents: hard negatives
+        fh.write('{"_id": "d7", "title": "Tea", "text": "Green tea is steamed, not fermented."}\n')
     argv = [str(TINY), str(other), "-c", "default", "bm25", "--index-root", str(tmp_path / "i")]
     rows = harness.main(argv, embedder=fake_embedder)
     assert [(r.dataset, r.variant.name) for r in rows] == [
