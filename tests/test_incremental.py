@@ -212,33 +212,59 @@ def test_index_json_report_keys(real_project: Path) -> None:
     assert report["passages_total"] == store.read_manifest(real_project / "index").passages
 
 
-def test_watch_reindexes_once_per_burst(
+def test_watch_reindexes_once_per_burst_after_the_corpus_is_quiet(
     cfg: Config, fake_embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One on_change per burst of edits, QUIET_SECONDS after the last edit of the burst (the
+    quiet clock restarts at every edit); none while nothing changes."""
     build_index(cfg, embedder=fake_embedder)
-    monkeypatch.setattr(watch, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(watch, "QUIET_SECONDS", 0.3)
-    reports = []
-    done = threading.Event()
+    quiet = 0.4
+    monkeypatch.setattr(watch, "POLL_SECONDS", 0.02)
+    monkeypatch.setattr(watch, "QUIET_SECONDS", quiet)
+    calls: list[tuple[float, list[str]]] = []  # (when, the files the build added or changed)
+    called = threading.Event()
+    stop = threading.Event()
 
     def on_change() -> None:
-        reports.append(build_index(cfg, embedder=fake_embedder))
-        done.set()
+        report = build_index(cfg, embedder=fake_embedder)
+        calls.append((time.monotonic(), sorted(report.added + report.changed)))
+        called.set()
 
-    thread = threading.Thread(
-        target=watch.watch_corpus, args=(cfg, on_change, lambda: done.is_set())
-    )
+    def burst(names: list[str]) -> float:
+        """Edits spaced well under the quiet time but spanning more than it; the last one's time."""
+        for n, name in enumerate(names):
+            path = cfg.corpus / name
+            old = path.read_text(encoding="utf-8") if path.exists() else ""
+            last = time.monotonic()  # before the write: the watcher cannot see it earlier
+            write(path, old + f"Edit {n} of {name} mentions Shymkent.\n")
+            time.sleep(quiet / 4)
+        return last
+
+    thread = threading.Thread(target=watch.watch_corpus, args=(cfg, on_change, stop.is_set))
     thread.start()
     try:
-        for n in range(3):  # a burst of edits
-            write(cfg.corpus / f"burst-{n}.txt", f"Burst document number {n} about Shymkent.\n")
-            time.sleep(0.05)
-        assert done.wait(10)
+        time.sleep(3 * quiet)
+        assert calls == []  # nothing changed: no call
+        names = [f"burst-{n}.txt" for n in range(3)]
+        last = burst(names + names)  # six edits over 1.5 x the quiet time
+        assert called.wait(10)
+        called.clear()
+        time.sleep(3 * quiet)  # quiet again: no second call for the same burst
+        assert len(calls) == 1
+        when, built = calls[0]
+        assert when - last >= quiet  # not before the corpus was quiet
+        assert built == names  # every edit of the burst, in one build
+
+        last = burst([ARTICLE_NAME, "burst-1.txt"])  # a second burst: one more call
+        assert called.wait(10)
+        time.sleep(3 * quiet)
     finally:
-        done.set()
+        stop.set()
         thread.join(5)
-    assert len(reports) == 1
-    assert sorted(reports[0].added) == ["burst-0.txt", "burst-1.txt", "burst-2.txt"]
+    assert not thread.is_alive()
+    assert len(calls) == 2
+    assert calls[1][0] - last >= quiet
+    assert calls[1][1] == sorted([ARTICLE_NAME, "burst-1.txt"])
 
 
 def test_an_update_embeds_through_onnx_without_torch(real_project: Path) -> None:
