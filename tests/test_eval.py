@@ -62,7 +62,6 @@ def test_eval_scores_and_caches_the_index(tmp_path: Path, fake_embedder) -> None
     assert report["mrr@10"] == 1.0
     assert report["recall@100"] == 1.0
     assert report["answer_queries"] == 4
-    assert 0.0 <= report["answer@1"] <= 1.0
     assert (tmp_path / "eval" / "corpus" / "d1.txt").read_text().startswith("Honey bees\n\n")
     embedded = len(fake_embedder.embedded)
     assert embedded > 6  # the passages, then the questions and answer sentences
@@ -71,6 +70,51 @@ def test_eval_scores_and_caches_the_index(tmp_path: Path, fake_embedder) -> None
     assert again["ndcg@10"] == 1.0
     passages_again = [t for t in fake_embedder.embedded[embedded:] if "\n" in t]
     assert passages_again == []  # the cached index was reused: no document re-embedded
+
+
+def test_answer_at_1_counts_gold_answers_in_the_top_passages_answer(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """Each document is one sentence, so its answer sentence is the whole document, whatever
+    the sentence scoring; answer@1 then follows from the gold answers by hand."""
+    data = tmp_path / "one-sentence"
+    data.mkdir()
+    docs = {
+        "d1": "Narwhals grow a spiral tusk from their upper jaw.",
+        "d2": "Saffron comes from the dried stigmas of crocus flowers.",
+        "d3": "Basalt forms when lava cools quickly at the surface.",
+        "d4": "Quokkas live on Rottnest Island near Perth.",
+        "d5": "Origami folds paper into cranes without cutting it.",
+        "d6": "Sundials tell the time from the shadow of a gnomon.",
+    }
+    queries = {
+        "q1": "What do narwhals grow?",  # top d1, relevant; gold in d1: a hit
+        "q2": "Where does saffron come from?",  # top d2, relevant; gold in d2: a hit
+        "q3": "How does basalt form?",  # top d3, relevant; gold not in d3: a miss
+        "q4": "Where do quokkas live?",  # top d4, relevant; no gold answer: not counted
+        "q5": "How does origami fold paper?",  # top d5, but d6 is the relevant one: not counted
+    }
+    answers = {
+        "q1": ["a spiral tusk"],
+        "q2": ["dried stigmas of crocus flowers"],
+        "q3": ["deep underground over millions of years"],
+        "q5": ["folds paper into cranes"],
+    }
+    rows = [{"_id": d, "title": "", "text": t} for d, t in docs.items()]
+    (data / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (data / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items())
+    )
+    (data / "answers.jsonl").write_text(
+        "".join(json.dumps({"_id": q, "answers": a}) + "\n" for q, a in answers.items())
+    )
+    qrels = ["q1\td1\t1", "q2\td2\t1", "q3\td3\t1", "q4\td4\t1", "q5\td6\t1"]
+    (data / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(qrels) + "\n")
+
+    report = run_eval(Config(), data, "bm25", tmp_path / "eval", embedder=fake_embedder)
+    assert report["mrr@10"] == pytest.approx(4 / 5)  # q5's relevant d6 shares no word: unranked
+    assert report["answer_queries"] == 3  # q1, q2, q3
+    assert report["answer@1"] == round(2 / 3, 4)
 
 
 def test_eval_k_adds_metrics_at_k(tmp_path: Path, fake_embedder) -> None:
