@@ -1,4 +1,4 @@
-"""The dense leg's best-sentence evidence (search.sentence_weight)."""
+"""The dense leg's best-sentence evidence (search.sentence_weight), and the hybrid ranking."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kzqa.config import load_config
-from kzqa.search import fusion
+from conftest import ARTICLE
+from kzqa.build import build_index
+from kzqa.config import Config, load_config
 from kzqa.search.searcher import Candidates, Searcher
 
 QUESTION = "Where was the Study in Kazakhstan education fair held?"
@@ -61,15 +62,94 @@ def test_the_sentence_evidence_reorders_only_the_dense_leg(real_project: Path) -
     assert hit.scores["dense"] == pytest.approx(found.dense[row], abs=1e-4)
 
 
-def test_the_hybrid_ranking_fuses_the_dense_score(real_project: Path) -> None:
-    cfg = load_config()
-    searcher = Searcher.open(cfg)
-    qvec = searcher.embed_question(QUESTION)
-    found = searcher.candidates([QUESTION], qvec[None, :], 100, "hybrid")[0]
-    dense = found.score_dense(cfg.sentence_weight)
-    expected = fusion.with_neighbours(
-        fusion.fuse(dense, found.bm25, cfg), searcher.paths, cfg.neighbour_weight
-    )
-    assert searcher.rank(found, "hybrid") == expected
-    off = Searcher(replace(cfg, sentence_weight=0.0), searcher.generation, searcher.encoder)
-    assert off.rank(found, "hybrid") != expected
+NOTES = (
+    "Almaty was the capital of Kazakhstan until 1997, when the government moved north to "
+    "Astana. The city still hosts the largest universities and most of the foreign "
+    "consulates of the country.\n\n"
+    "Shymkent lies in the south of Kazakhstan near the border with Uzbekistan. It is the "
+    "third largest city and a centre of trade with Central Asian neighbours since the Silk "
+    "Road.\n\n"
+    "The Kazakh steppe is crossed by rail lines built for trade with China. Engineering "
+    "students from both countries train together in workshops on railway technologies.\n"
+)
+HYBRID_QUESTIONS = [
+    "How many Luban Workshops has Kazakhstan hosted?",
+    QUESTION,
+    "Which city was the capital of Kazakhstan before Astana?",
+    "Where do engineering students train on railway technologies?",
+    "Which universities opened branches in Kazakhstan?",
+]
+
+
+def standardized(xs: np.ndarray) -> np.ndarray:
+    sd = xs.std()  # the population deviation; a constant leg counts as deviation 1
+    return (xs - xs.mean()) / (sd or 1.0)
+
+
+def oracle(
+    searcher: Searcher,
+    question: str,
+    sentence_weight: float,
+    dense_weight: float,
+    neighbour_weight: float,
+) -> list[tuple[int, float]]:
+    """The hybrid ranking as the config documents it, from first principles: every passage is
+    a candidate (the corpus is smaller than the pool); its dense score is its cosine plus
+    sentence_weight x its best sentence's cosine; its BM25 score 0 where BM25 found nothing
+    (BM25 found every match); both legs standardized and mixed by dense_weight; then each
+    passage gains neighbour_weight x (its better same-file neighbour's fused score - the
+    lowest fused score)."""
+    gen = searcher.generation
+    passages = gen.passages
+    q = searcher.encoder.embed_queries([question])[0]
+    cosine = np.array([float(v @ q) for v in gen.vectors])
+    best = np.array([float((gen.sentence_vectors(i) @ q).max()) for i in range(len(passages))])
+    bm25 = dict(searcher.lexical.search(question, len(passages)))
+    lexical = np.array([bm25.get(i, 0.0) for i in range(len(passages))])
+    fused = dense_weight * standardized(cosine + sentence_weight * best) + (
+        1 - dense_weight
+    ) * standardized(lexical)
+    floor = fused.min()
+    final = []
+    for i, p in enumerate(passages):
+        beside = [
+            fused[j]
+            for j in (i - 1, i + 1)
+            if 0 <= j < len(passages) and passages[j].path == p.path
+        ]
+        final.append((i, float(fused[i] + neighbour_weight * (max(beside, default=floor) - floor))))
+    return sorted(final, key=lambda rs: (-rs[1], rs[0]))
+
+
+def test_the_hybrid_ranking_is_zscore_fusion_with_sentences_and_neighbours(
+    cfg: Config, fake_embedder
+) -> None:
+    (cfg.corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    build_index(cfg, embedder=fake_embedder)
+    searcher = Searcher.open(cfg, encoder=fake_embedder)
+    passages = searcher.generation.passages
+    assert len(passages) < cfg.candidates
+    assert {p.path for p in passages} == {ARTICLE.name, "notes.txt"}
+    assert cfg.fusion == "zscore" and cfg.mode == "hybrid"
+    weights = (cfg.sentence_weight, cfg.dense_weight, cfg.neighbour_weight)
+    assert all(0 < w < 1 for w in weights)
+    miswired = {  # what a ranking that dropped or swapped one part would be
+        "no sentence evidence": (0.0, cfg.dense_weight, cfg.neighbour_weight),
+        "dense only": (cfg.sentence_weight, 1.0, cfg.neighbour_weight),
+        "bm25 only": (cfg.sentence_weight, 0.0, cfg.neighbour_weight),
+        "weights swapped": (cfg.sentence_weight, 1 - cfg.dense_weight, cfg.neighbour_weight),
+        "no neighbours": (cfg.sentence_weight, cfg.dense_weight, 0.0),
+    }
+    caught: set[str] = set()
+    for question in HYBRID_QUESTIONS:
+        want = oracle(searcher, question, *weights)
+        got = searcher.rank_many([question], len(passages))[0]
+        assert [row for row, _ in got] == [row for row, _ in want], question
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-4)
+        top = searcher.search(question, 1).hits[0]
+        assert top.passage == passages[want[0][0]]
+        assert top.score == pytest.approx(want[0][1], abs=1e-3)
+        for name, other in miswired.items():
+            if [r for r, _ in oracle(searcher, question, *other)] != [r for r, _ in want]:
+                caught.add(name)
+    assert caught == set(miswired)  # each of those mistakes changes some ranking here
