@@ -153,3 +153,96 @@ def test_a_built_index_records_its_type(tmp_path: Path, fake_embedder) -> None:
     manifest = read_manifest(cfg.index)
     assert manifest is not None
     assert manifest.index_type == {"kind": "hnsw", "m": 32, "ef_construction": 80, "ef_search": 77}
+
+
+# --- approximate indexes through the Searcher -----------------------------------------------
+
+TOPICS, PER_TOPIC = 40, 50  # 2,000 passages: one file per topic, one passage per paragraph
+
+
+@pytest.fixture(scope="module")
+def topic_corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """Generated documents whose passages cluster by topic, as a real corpus's do; and
+    questions made of a few words of one passage each."""
+    rng = np.random.default_rng(7)
+    letters = np.array(list("bcdfghklmnprstvz"))
+
+    def words(n: int) -> np.ndarray:
+        return np.array(["".join(rng.choice(letters, 5)) + "a" for _ in range(n)])
+
+    corpus = tmp_path_factory.mktemp("topics") / "corpus"
+    corpus.mkdir()
+    common, texts = words(200), []
+    for t in range(TOPICS):
+        topic = words(12)
+        paragraphs = [
+            " ".join([*rng.choice(topic, 20), *rng.choice(common, 8)]) + "."
+            for _ in range(PER_TOPIC)
+        ]
+        texts += paragraphs
+        (corpus / f"topic-{t:02d}.txt").write_text("\n\n".join(paragraphs) + "\n")
+    questions = [
+        " ".join(rng.choice(texts[i].rstrip(".").split(), 8, replace=False))
+        for i in rng.choice(len(texts), 30, replace=False)
+    ]
+    return corpus, questions
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_an_approximate_index_answers_like_exact_search_through_the_searcher(
+    kind: str,
+    topic_corpus: tuple[Path, list[str]],
+    tmp_path: Path,
+    fake_embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import faiss
+
+    from kzqa import store
+    from kzqa.build import build_index
+    from kzqa.search import Searcher
+
+    corpus, questions = topic_corpus
+    # IVF-PQ needs IVFPQ_MIN passages (10,000) to train its codebooks well; 2,000 keep the
+    # build fast, and the exact rerank keeps the results right.
+    monkeypatch.setattr(ann, "IVFPQ_MIN", 1_000)
+    cfg = replace(
+        load_config(None, corpus, tmp_path / "index"),
+        ann_threshold=100,
+        ann_kind=kind,
+        pq_m=16,  # divides the fake model's 64 dimensions
+        ivf_nlist=32,
+        ivf_nprobe=8,  # a quarter of the lists: FAISS's default of 1 finds far fewer
+    )
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.passages_total == TOPICS * PER_TOPIC
+    searcher = Searcher.open(cfg, encoder=fake_embedder)
+    manifest = searcher.generation.manifest
+    assert manifest.index_type["kind"] == kind and not searcher.exact
+    if kind == "hnsw":
+        assert searcher.dense.hnsw.efSearch == cfg.hnsw_ef_search
+    else:
+        assert isinstance(searcher.dense, ann.Reranked)
+        assert faiss.extract_index_ivf(searcher.dense.index).nprobe == 8
+    flat = replace(manifest, index_type={"kind": "flat"})  # the same generation, searched exactly
+    exact = Searcher(cfg, store.Generation(cfg.index, flat), encoder=fake_embedder)
+    assert exact.exact
+
+    vectors = searcher.generation.vectors
+    qvecs = searcher.embed_questions(questions)
+    found = searcher.search_dense(qvecs, 10)
+    wanted = exact.search_dense(qvecs, 10)
+    recalls = []
+    for q, got, want in zip(qvecs, found, wanted, strict=True):
+        assert len(got) == 10
+        # Scores are the exact cosines of the rows returned (not PQ estimates, not shifted rows).
+        assert np.allclose([s for _, s in got], vectors[[i for i, _ in got]] @ q, atol=1e-5)
+        assert got[0][1] == pytest.approx(want[0][1], abs=1e-5)  # a best passage is found
+        tenth = want[-1][1]  # rows tied with the exact 10th count as found
+        recalls.append(sum(s >= tenth - 1e-6 for _, s in got) / 10)
+    assert np.mean(recalls) >= 0.95
+    # The whole hybrid search: the same top answer. (Not the same fused score: it is
+    # standardized over the candidates, and the approximate pool of 100 differs a little.)
+    for question in questions[:10]:
+        a, b = searcher.search(question, 1).hits[0], exact.search(question, 1).hits[0]
+        assert a.passage == b.passage
