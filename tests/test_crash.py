@@ -1,4 +1,6 @@
-"""kill -9 in the middle of `kzqa index`: the previous index stays usable, the next run finishes."""
+"""A build that dies part way (kill -9 while embedding; a crash between the new generation's
+rename into place and the manifest's write): the previous index stays usable, the next run
+finishes, and what the dead build left is removed."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+import kzqa
 from kzqa import store
 from kzqa.store.journal import journal_path, read_journal
 
@@ -72,3 +77,64 @@ def test_sigkill_mid_embedding_keeps_the_old_index_and_resumes(real_project: Pat
         [*KZQA, "verify"], cwd=real_project, capture_output=True, text=True, timeout=120
     )
     assert verify.returncode == 0, verify.stderr
+
+
+class Crash(Exception):
+    """Stands for the process dying (power cut, kill -9) at the point it is raised."""
+
+
+LUBAN = "How many Luban Workshops has Kazakhstan hosted?"
+ALMATY = "What is the largest city of Kazakhstan?"
+ARTICLE_SOURCE = "academic-exchanges-china-kazakhstan.txt"
+
+
+def test_a_crash_after_the_rename_before_the_manifest_keeps_the_old_index(
+    real_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """store.commit renames the staged generation into place, then writes manifest.json: dying
+    in between leaves a complete generation no manifest names. The old one stays live, the
+    next build commits, and its prune removes the orphan (marked as kzqa's)."""
+    cfg = kzqa.load_config()
+    index = cfg.index
+    before = store.read_manifest(index)
+    assert before is not None
+    (real_project / "corpus" / "almaty.txt").write_text(
+        "Almaty is the largest city of Kazakhstan.\n", encoding="utf-8"
+    )
+    real_write = store.write_text_atomic
+    at_crash: list[str] = []  # the generation folders present when the manifest was written
+
+    def crash_before_the_manifest(path: Path, text: str) -> None:
+        if path == index / store.MANIFEST:
+            at_crash.extend(sorted(p.name for p in index.glob("gen-*")))
+            raise Crash
+        real_write(path, text)
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "write_text_atomic", crash_before_the_manifest)
+        with pytest.raises(Crash):
+            kzqa.build_index(cfg)
+    (orphan,) = set(at_crash) - {before.generation}  # renamed into place before the crash
+    assert (index / orphan).is_dir() and store.owned(index / orphan)
+    assert not list(index.glob(".staging-*"))
+    assert store.read_manifest(index) == before
+
+    # `ask` answers from the old generation (told not to update, it says the corpus moved).
+    logs: list[str] = []
+    result = kzqa.ask(cfg, LUBAN, update=False, log=logs.append)
+    top = result.hits[0]
+    assert top.passage.path == ARTICLE_SOURCE and "three Luban Workshops" in top.passage.text
+    assert any("corpus changed since the index was built" in line for line in logs)
+    almaty = kzqa.ask(cfg, ALMATY, update=False, log=logs.append)
+    assert all(h.passage.path != "almaty.txt" for h in almaty.hits)
+
+    # The next build commits; its prune deletes the orphan and keeps the live and previous.
+    report = kzqa.build_index(cfg)
+    assert report.committed and report.added == ["almaty.txt"]
+    after = store.read_manifest(index)
+    assert after is not None and after.generation not in (before.generation, orphan)
+    assert sorted(p.name for p in index.glob("gen-*")) == sorted(
+        [before.generation, after.generation]
+    )
+    top = kzqa.ask(cfg, ALMATY, log=logs.append).hits[0]
+    assert top.passage.path == "almaty.txt" and top.source.verified
