@@ -171,6 +171,51 @@ def test_old_generations_are_pruned(cfg: Config, fake_embedder) -> None:
     assert not list(cfg.index.glob(".staging-*"))
 
 
+def test_a_reader_of_the_replaced_generation_answers_from_it_after_a_prune(
+    cfg: Config, fake_embedder
+) -> None:
+    """A Searcher opened just before a build switches the manifest reads its generation
+    lazily, after the build committed and pruned: that generation is kept for it."""
+    question = "How many Luban Workshops has Kazakhstan hosted?"
+    build_index(cfg, embedder=fake_embedder)
+    first = store.read_manifest(cfg.index).generation
+    expected = [(h.passage, h.score) for h in search(cfg, fake_embedder, question)]
+    reader = Searcher.open(cfg, encoder=fake_embedder)  # opened; nothing read yet
+
+    write(cfg.corpus / "luban.txt", "How many Luban Workshops has Kazakhstan hosted? Three.\n")
+    assert build_index(cfg, embedder=fake_embedder).committed
+    second = store.read_manifest(cfg.index).generation
+    assert second != first and (cfg.index / first).is_dir()
+    assert search(cfg, fake_embedder, question)[0].passage.path == "luban.txt"
+    got = reader.search(question, 3).hits  # reads the first generation now
+    assert [(h.passage, h.score) for h in got] == expected
+    assert all(h.passage.path == ARTICLE_NAME and h.source.verified for h in got)
+
+    # One more build: the first generation is no one's previous any more, and goes.
+    write(cfg.corpus / "more.txt", "Another note about Astana.\n")
+    assert build_index(cfg, embedder=fake_embedder).committed
+    third = store.read_manifest(cfg.index).generation
+    assert sorted(p.name for p in cfg.index.glob("gen-*")) == sorted([second, third])
+
+
+def test_prune_deletes_only_folders_kzqa_marked_as_its_own(cfg: Config, fake_embedder) -> None:
+    build_index(cfg, embedder=fake_embedder)
+    live = store.read_manifest(cfg.index).generation
+    theirs = ["gen-20200101T000000Z-000000001", ".staging-gen-20200101T000000Z-000000002"]
+    ours = ["gen-20200101T000000Z-000000003", ".staging-gen-20200101T000000Z-000000004"]
+    for name in theirs + ours:
+        write(cfg.index / name / "notes.txt", f"{name}: the user's or kzqa's?\n")
+    for name in ours:
+        write(cfg.index / name / store.OWNER, "kzqa\n")
+    write(cfg.corpus / "new.txt", "A new note about Aktobe.\n")
+    assert build_index(cfg, embedder=fake_embedder).committed
+    new = store.read_manifest(cfg.index).generation
+    for name in theirs:
+        assert (cfg.index / name / "notes.txt").read_text() == f"{name}: the user's or kzqa's?\n"
+    assert not any((cfg.index / name).exists() for name in ours)
+    assert sorted(p.name for p in cfg.index.glob("gen-*")) == sorted([theirs[0], live, new])
+
+
 def test_ask_updates_a_stale_index_and_says_so(real_project: Path) -> None:
     write(
         real_project / "corpus" / "astana.md",
