@@ -2,6 +2,7 @@
 
 Each command runs in a fresh interpreter on a built index; afterwards sys.modules must hold
 none of the heavy libraries. `ask` really answers (exit 0, a hit), so the check is not vacuous.
+And `import kzqa` alone loads no numerical library at all.
 """
 
 from __future__ import annotations
@@ -71,3 +72,27 @@ def test_the_probe_sees_heavy_imports(tmp_path: Path) -> None:
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert "torch" in report["heavy"]
+
+
+def test_import_kzqa_loads_no_numerical_library(tmp_path: Path) -> None:
+    """`import kzqa`, reading the config and reaching `kzqa.ask` stay cheap: numpy, FAISS
+    and torch come with the first search. The same probe sees numpy once a search runs."""
+    probe = (
+        "import json, sys; import kzqa; kzqa.load_config(); kzqa.ask, kzqa.ask_many; "
+        "heavy = lambda: sorted(m for m in ('numpy', 'faiss', 'torch', 'transformers', "
+        "'sentence_transformers', 'onnxruntime') if m in sys.modules); before = heavy(); "
+        "from kzqa.search.dense import search_exact; search_exact([[1.0]], [[1.0]], 1); "
+        "print(json.dumps([before, heavy(), kzqa.ask.__module__]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    before, after, module = json.loads(done.stdout)
+    assert before == []
+    assert "numpy" in after
+    assert module == "kzqa.api"
