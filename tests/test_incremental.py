@@ -288,13 +288,13 @@ def test_watch_reindexes_once_per_burst_after_the_corpus_is_quiet(
     thread = threading.Thread(target=watch.watch_corpus, args=(cfg, on_change, stop.is_set))
     thread.start()
     try:
-        time.sleep(3 * quiet)
+        time.sleep(2 * quiet)
         assert calls == []  # nothing changed: no call
         names = [f"burst-{n}.txt" for n in range(3)]
         last = burst(names + names)  # six edits over 1.5 x the quiet time
         assert called.wait(10)
         called.clear()
-        time.sleep(3 * quiet)  # quiet again: no second call for the same burst
+        time.sleep(2 * quiet)  # quiet again: no second call for the same burst
         assert len(calls) == 1
         when, built = calls[0]
         assert when - last >= quiet  # not before the corpus was quiet
@@ -302,7 +302,7 @@ def test_watch_reindexes_once_per_burst_after_the_corpus_is_quiet(
 
         last = burst([ARTICLE_NAME, "burst-1.txt"])  # a second burst: one more call
         assert called.wait(10)
-        time.sleep(3 * quiet)
+        time.sleep(2 * quiet)
     finally:
         stop.set()
         thread.join(5)
