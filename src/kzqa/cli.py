@@ -320,11 +320,20 @@ def serve(
     log_requests: Annotated[
         bool, typer.Option("--log-requests", help="Log each request on stderr.")
     ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="A host name clients may use to reach the server (repeatable). IP addresses "
+            "and localhost always work; other names are refused (DNS rebinding).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
 ) -> None:
-    """Keep the index loaded and answer GET /ask?q=…&k=… with `kzqa ask --json`'s JSON."""
+    """Serve the web page at / and the JSON API (GET /ask?q=…&k=…, as `kzqa ask --json`)."""
     # Requests run in parallel threads; a multi-threaded BLAS under each of them only fights
     # for the cores (8 clients, 10k passages: warm p50 105 -> 53 ms single-threaded). Set
     # before numpy is first imported, which the server module does.
@@ -333,16 +342,17 @@ def serve(
     from .serve import is_loopback, make_server
 
     cfg = _config(config, corpus, index)
-    server = _run(lambda: make_server(cfg, host, port, _err, log_requests))
+    server = _run(lambda: make_server(cfg, host, port, _err, log_requests, allow_host or ()))
     if not is_loopback(host):
         _err(f"kzqa serve: warning: listening on {host}: whoever reaches it can read the index")
-    _err(f"kzqa serve: answering on {server.url}/ask?q=… (Ctrl-C to stop)")
+    _err(f"kzqa serve: answering on {server.url}/ask?q=… and {server.url}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        _err("kzqa serve: stopped")
+        pass
     finally:
         server.server_close()
+    _err("kzqa serve: stopped")
 
 
 def main() -> None:

@@ -1,11 +1,14 @@
-"""The HTTP side of `kzqa serve` (http.server): routes, JSON bodies and errors, the Host check.
+"""The HTTP side of `kzqa serve`: a Starlette app on uvicorn.
 
     GET  /ask?q=…&k=…&mode=…    POST /ask {"q": "…", "k": 5, "mode": "hybrid"}
     GET  /status                 what `kzqa status --json` says, plus the live generation
     GET  /healthz                {"ok": true, "generation": "gen-…"}
+    GET  /, /doc, /raw           the web page (page.py)
 
-Errors are JSON, `{"error": "…", "hint": "…"}`: 4xx for what the client can fix, 503 while no
-index can be opened, and a 500 without a traceback (that goes to stderr) for a bug.
+API errors are JSON, `{"error": "…", "hint": "…"}`: 4xx for what the client can fix, 503 while
+no index can be opened or every worker is busy, and a 500 without a traceback (that goes to
+stderr) for a bug. Questions are answered by a bounded pool of threads (WORKERS); QUEUE more
+may wait for one, and past that a request gets 503 at once instead of an unbounded backlog.
 """
 
 from __future__ import annotations
@@ -13,11 +16,20 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
 import traceback
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Config
 from ..errors import KzqaError, UsageError
@@ -27,190 +39,277 @@ from .service import Log, Service, stderr
 DEFAULT_HOST = "127.0.0.1"  # loopback: the index is private data unless the user says otherwise
 DEFAULT_PORT = 8765
 MAX_BODY_BYTES = 64 * 1024  # a POST /ask body is a question and two numbers
+# Questions answered at once. Each holds a core while its question is embedded and scored; on
+# 2 cores, more threads only interleave the same work (bench/perf/serve_load.py).
+WORKERS = 4
+QUEUE = 256  # questions that may wait for a worker; past that: 503, try again later
+KEEP_ALIVE_SECONDS = 30  # an idle keep-alive connection is closed after this
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+STATIC = Path(__file__).parent / "static"
+T = TypeVar("T")
 
 
 class ClientError(Exception):
-    """A request the client can fix: its status and message."""
+    """A request the client can fix: its status, message and hint."""
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.hint = hint
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a client sends many questions on one socket
-    timeout = 30  # seconds: an idle or half-sent request does not hold a thread forever
-    server: Server
+class KzqaJSON(JSONResponse):
+    """The JSON `kzqa ask --json` prints, byte for byte, with a final newline."""
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for
-        # the client's delayed ACK of the headers: +40 ms on every keep-alive answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def render(self, content: Any) -> bytes:
+        return (dumps(content) + "\n").encode("utf-8")
 
-    def do_GET(self) -> None:
-        self._respond(self._route("GET"))
 
-    def do_POST(self) -> None:
-        self._respond(self._route("POST"))
+class Workers:
+    """The bounded pool that answers questions: WORKERS at once, QUEUE waiting, then 503."""
 
-    def do_PUT(self) -> None:
-        self._respond(self._route("PUT"))
+    def __init__(self, workers: int = WORKERS, queue: int = QUEUE) -> None:
+        self.workers = workers
+        self.queue = queue
+        self.waiting = 0
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the server's event loop
 
-    def do_DELETE(self) -> None:
-        self._respond(self._route("DELETE"))
-
-    def _route(self, method: str) -> tuple[HTTPStatus, dict[str, Any]]:
-        service = self.server.service
-        # A body left unread would be taken for the next request on this connection.
-        self._unread_body = self.headers.get("Content-Length", "0").strip() not in ("", "0")
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.workers)
+        limiter = self._limiter
+        if limiter.available_tokens == 0 and self.waiting >= self.queue:
+            raise ClientError(503, "the server is busy", "try again in a moment")
+        self.waiting += 1
         try:
-            url = urlsplit(self.path)
-            routes = {
-                "/ask": ("GET", "POST"),
-                "/status": ("GET",),
-                "/healthz": ("GET",),
-            }
-            if not self.server.host_allowed(self.headers.get("Host", "")):
-                # DNS rebinding: a web page must not reach a loopback server by another name.
-                raise ClientError(HTTPStatus.MISDIRECTED_REQUEST, "unexpected Host header")
-            if url.path not in routes:
-                raise ClientError(HTTPStatus.NOT_FOUND, f"no such path: {url.path}")
-            if method not in routes[url.path]:
-                raise ClientError(
-                    HTTPStatus.METHOD_NOT_ALLOWED,
-                    f"{url.path} takes {' or '.join(routes[url.path])}",
-                )
-            body = self._body() if method == "POST" else None
-            if url.path == "/healthz":
-                return HTTPStatus.OK, {"ok": True, "generation": service.generation}
-            if url.path == "/status":
-                return HTTPStatus.OK, service.status()
-            args = self._ask_args(url.query) if body is None else _json_args(body)
-            return HTTPStatus.OK, service.ask(args.get("q"), args.get("k"), args.get("mode"))
-        except ClientError as exc:
-            return exc.status, {"error": exc.message}
-        except UsageError as exc:
-            return HTTPStatus.BAD_REQUEST, _error_json(exc)
-        except KzqaError as exc:  # the index is missing or damaged: not the client's fault
-            return HTTPStatus.SERVICE_UNAVAILABLE, _error_json(exc)
-        except Exception:
-            service.log("kzqa serve: internal error:\n" + traceback.format_exc())
-            return HTTPStatus.INTERNAL_SERVER_ERROR, {
-                "error": "internal error (the traceback is in the server's log)"
-            }
-
-    def _ask_args(self, query: str) -> dict[str, Any]:
+            await limiter.acquire()
+        finally:
+            self.waiting -= 1
         try:
-            raw = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=16)
-        except ValueError as exc:
-            raise ClientError(HTTPStatus.BAD_REQUEST, f"bad query string: {exc}") from None
-        repeated = [name for name, values in raw.items() if len(values) > 1]
-        if repeated:
-            raise ClientError(HTTPStatus.BAD_REQUEST, f"{repeated[0]} is given more than once")
-        args = {name: values[0] for name, values in raw.items()}
-        if "q" not in args:
-            raise ClientError(HTTPStatus.BAD_REQUEST, "give the question: /ask?q=…")
-        return args
-
-    def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
-            raise ClientError(HTTPStatus.LENGTH_REQUIRED, "POST needs a Content-Length")
-        try:
-            size = int(length)
-        except ValueError:
-            raise ClientError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
-        if size < 0:
-            raise ClientError(HTTPStatus.BAD_REQUEST, "bad Content-Length")
-        if size > MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body would be taken for the next request
-            raise ClientError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY_BYTES} bytes"
-            )
-        body = self.rfile.read(size)
-        self._unread_body = False
-        return body
-
-    def _respond(self, answer: tuple[HTTPStatus, dict[str, Any]]) -> None:
-        status, payload = answer
-        data = (dumps(payload) + "\n").encode("utf-8")
-        if getattr(self, "_unread_body", False):
-            self.close_connection = True
-        self.send_response(status)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own errors (malformed request line, headers too long) as JSON too."""
-        self.close_connection = True
-        try:
-            status = HTTPStatus(code)
-        except ValueError:
-            status = HTTPStatus.BAD_REQUEST
-        self._respond((status, {"error": message or status.phrase}))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.log_requests:
-            self.server.service.log(f"kzqa serve: {self.address_string()} {format % args}")
+            return await anyio.to_thread.run_sync(fn, *args)
+        finally:
+            limiter.release()
 
 
-def _json_args(body: bytes) -> dict[str, Any]:
+def _error(status: int, message: str, hint: str | None = None) -> KzqaJSON:
+    body: dict[str, Any] = {"error": message}
+    if hint:
+        body["hint"] = hint
+    return KzqaJSON(body, status_code=status)
+
+
+def api_errors(service: Service) -> Callable[[Callable[[Request], Any]], Any]:
+    """Wrap an endpoint so every failure is a JSON error with the right status."""
+
+    def wrap(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def run(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except ClientError as exc:
+                return _error(exc.status, exc.message, exc.hint)
+            except UsageError as exc:
+                return _error(400, exc.message, exc.hint)
+            except KzqaError as exc:  # the index is missing or damaged: not the client's fault
+                return _error(503, exc.message, exc.hint)
+            except Exception:
+                service.log("kzqa serve: internal error:\n" + traceback.format_exc())
+                return _error(500, "internal error (the traceback is in the server's log)")
+
+        return run
+
+    return wrap
+
+
+async def read_body(request: Request) -> bytes:
+    """The body (Content-Length or chunked), refused past MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise ClientError(400, "bad Content-Length")
+    if declared is not None and int(declared) > MAX_BODY_BYTES:
+        raise ClientError(413, f"the body is over {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ClientError(413, f"the body is over {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def json_args(body: bytes) -> dict[str, Any]:
+    """A POST /ask body: a JSON object of q (or question), k and mode, in valid Unicode."""
     try:
         args = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ClientError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+        raise ClientError(400, "the body is not JSON") from None
+    except RecursionError:
+        raise ClientError(400, "the body is nested too deeply") from None
     if not isinstance(args, dict):
-        raise ClientError(HTTPStatus.BAD_REQUEST, 'the body must be a JSON object: {"q": "…"}')
+        raise ClientError(400, 'the body must be a JSON object: {"q": "…"}')
     unknown = sorted(set(args) - {"q", "question", "k", "mode"})
     if unknown:
-        raise ClientError(HTTPStatus.BAD_REQUEST, f"unknown field '{unknown[0]}'")
+        raise ClientError(400, f"unknown field '{unknown[0]}'")
     if "question" in args:
         args.setdefault("q", args.pop("question"))
     if "q" not in args:
-        raise ClientError(HTTPStatus.BAD_REQUEST, 'give the question: {"q": "…"}')
+        raise ClientError(400, 'give the question: {"q": "…"}')
+    for name, value in args.items():
+        if isinstance(value, str) and not _valid_unicode(value):
+            raise ClientError(400, f"{name} is not valid Unicode (a lone surrogate?)")
     return args
 
 
-def _error_json(exc: KzqaError) -> dict[str, Any]:
-    out: dict[str, Any] = {"error": exc.message}
-    if exc.hint:
-        out["hint"] = exc.hint
-    return out
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True  # a client that keeps its socket open does not block shutdown
-    allow_reuse_address = True
+def query_args(request: Request) -> dict[str, str]:
+    """GET /ask's parameters; each at most once."""
+    items = request.query_params.multi_items()
+    names = [name for name, _ in items]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated:
+        raise ClientError(400, f"{repeated} is given more than once")
+    args = dict(items)
+    if "q" not in args:
+        raise ClientError(400, "give the question: /ask?q=…")
+    return args
 
-    def __init__(self, address: tuple[str, int], service: Service, log_requests: bool) -> None:
-        super().__init__(address, Handler)
-        self.service = service
-        self.log_requests = log_requests
+
+def build_app(service: Service, workers: Workers | None = None) -> Starlette:
+    """The whole app: the JSON API, the web page and its assets."""
+    from .page import page_routes
+
+    pool = workers or Workers()
+    errors = api_errors(service)
+
+    @errors
+    async def ask(request: Request) -> Response:
+        if request.method == "POST":
+            args: dict[str, Any] = json_args(await read_body(request))
+        else:
+            args = query_args(request)
+        answer = await pool.run(service.ask, args.get("q"), args.get("k"), args.get("mode"))
+        return KzqaJSON(answer)
+
+    @errors
+    async def status(request: Request) -> Response:
+        return KzqaJSON(await pool.run(service.status))
+
+    @errors
+    async def healthz(request: Request) -> Response:
+        return KzqaJSON({"ok": True, "generation": service.generation})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            allowed = sorted((exc.headers or {}).get("Allow", "GET").split(", "))
+            listed = " or ".join([", ".join(allowed[:-1]), allowed[-1]] if allowed[1:] else allowed)
+            return _error(405, f"{request.url.path} takes {listed}")
+        return _error(exc.status_code, f"no such path: {request.url.path}")
+
+    routes = [
+        Route("/ask", ask, methods=["GET", "POST"]),
+        Route("/status", status, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *page_routes(service, pool),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+
+
+class HostCheck:
+    """Refuse requests addressed to a name the server was not told it has (421).
+
+    A web page on another site can make a browser send requests to a name it controls that
+    resolves to this machine (DNS rebinding); such requests carry that name in Host. An IP
+    address, `localhost`, or a name given with --allow-host is accepted; any other name is not.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {name.lower() for name in allowed}
 
     def host_allowed(self, header: str) -> bool:
-        """On loopback, only requests addressed to a loopback name (not a rebound domain)."""
-        if not is_loopback(str(self.server_address[0])):
+        name = header.strip().lower()
+        if name.startswith("["):  # [::1]:8765
+            name = name[1 : name.find("]")] if "]" in name else name
+        elif name.count(":") == 1:
+            name = name.rsplit(":", 1)[0]
+        if name in self.allowed:
             return True
-        name = header.rsplit(":", 1)[0] if not header.endswith("]") else header
-        return name.strip("[]").lower() in LOOPBACK_NAMES
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not self.host_allowed(host):
+                response = _error(
+                    421, "unexpected Host header", "start kzqa serve with --allow-host NAME"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class Server:
+    """uvicorn serving the app on a socket bound here (so port 0 names its port at once)."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        service: Service,
+        app: ASGIApp,
+        workers: Workers,
+        log_requests: bool = False,
+    ) -> None:
+        import uvicorn
+
+        self.socket = sock
+        self.service = service
+        self.workers = workers
+        self.server_address = sock.getsockname()
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=log_requests,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            lifespan="off",
+            server_header=False,
+        )
+        self.uvicorn = uvicorn.Server(config)
+        self._stopped = threading.Event()
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        return f"http://{shown}:{port}"
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
+    def serve_forever(self) -> None:
+        """Answer until shutdown() (or Ctrl-C, in the main thread)."""
         self.service.start_watching()
         try:
-            super().serve_forever(poll_interval)
+            self.uvicorn.run(sockets=[self.socket])
         finally:
             self.service.stop_watching()
+            self._stopped.set()
+
+    def shutdown(self, timeout: float = 30) -> None:
+        self.uvicorn.should_exit = True
+        self._stopped.wait(timeout)
+
+    def server_close(self) -> None:
+        self.socket.close()
 
 
 def make_server(
@@ -219,19 +318,35 @@ def make_server(
     port: int = DEFAULT_PORT,
     log: Log = stderr,
     log_requests: bool = False,
+    allow_hosts: Iterable[str] = (),
+    workers: int = WORKERS,
+    queue: int = QUEUE,
 ) -> Server:
     """Open the index and bind; call serve_forever() on the result (port 0: any free port)."""
     service = Service(cfg, log)
+    sock = bind(host, port)
+    pool = Workers(workers, queue)
+    app = HostCheck(build_app(service, pool), allow_hosts)
+    return Server(sock, service, app, pool, log_requests)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host (a name, an IPv4 or an IPv6 address) and port."""
     try:
-        return Server((host, port), service, log_requests)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1024)
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port, or stop what holds this one",
+            hint="pick another --host or --port, or stop what holds this one",
         ) from None
-
-
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+    sock.set_inheritable(True)
+    return sock
 
 
 def is_loopback(host: str) -> bool:

@@ -13,13 +13,19 @@ from typing import Any
 
 from .. import store
 from ..config import Config
+from ..corpus import FileEntry, read_document
 from ..errors import KzqaError, StoreError, UsageError
+from ..records import AskResult, Document
 from ..render import ask_json
 from ..search import Searcher
 
 MAX_K = 100  # hits per answer: more would let one request hog the CPU (and the socket)
 MAX_QUESTION_CHARS = 2_000  # far past the model's 256-token window, which truncates anyway
 POLL_SECONDS = 0.5  # how often the watcher looks at manifest.json (one stat call)
+# How often the watcher re-scans the corpus for /status (stat calls, one per file): requests
+# read the last result instead of walking the corpus each.
+STATUS_SECONDS = 5.0
+RETRY_SECONDS = 5.0  # a new generation that would not open is tried again after this
 # ONNX Runtime threads per request: requests overlap, so one thread each keeps the cores busy
 # without every request's thread pool fighting for them (ONNX Runtime's default, a thread per
 # core, measured the same on the busy bench machine).
@@ -43,6 +49,12 @@ class Service:
         self.reloads = 0
         self.started = time.time()
         self._seen = self._manifest_stamp()
+        self._failed_at = 0.0  # when a new generation last failed to open (0: it did not)
+        self.status_every = STATUS_SECONDS
+        self.retry_every = RETRY_SECONDS
+        self._status: dict[str, Any] | None = None
+        self._status_at = 0.0
+        self._status_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -74,20 +86,32 @@ class Service:
         return (st.st_mtime_ns, st.st_size)
 
     def check_reload(self) -> bool:
-        """Swap in the generation manifest.json names, if it is new; True when swapped."""
+        """Swap in the generation manifest.json names, if it is new; True when swapped.
+
+        A generation that fails to open (its files half copied by hand, a disk error) is
+        tried again every RETRY_SECONDS until it opens or another one is committed; the old
+        one answers meanwhile.
+        """
         stamp = self._manifest_stamp()
-        if stamp == self._seen:
+        if stamp == self._seen and not self._failed_at:
             return False
-        self._seen = stamp
+        if stamp == self._seen and time.monotonic() - self._failed_at < self.retry_every:
+            return False
         try:
             manifest = store.read_manifest(self.cfg.index)
             if manifest is None or manifest.generation == self.generation:
-                return False  # only stat data moved (a no-op `kzqa index`)
+                self._seen, self._failed_at = stamp, 0.0
+                self._status_at = 0.0  # stat data moved (a no-op `kzqa index`): re-scan
+                return False
             fresh = self._open(self.searcher)
         except KzqaError as exc:
-            self.log(f"kzqa serve: cannot open the new index, still serving the old: {exc}")
+            if not self._failed_at:
+                self.log(f"kzqa serve: cannot open the new index, still serving the old: {exc}")
+            self._seen, self._failed_at = stamp, time.monotonic()
             return False
         old, self.searcher = self.generation, fresh  # one assignment: atomic for readers
+        self._seen, self._failed_at = stamp, 0.0
+        self._status_at = 0.0
         self.reloads += 1
         self.log(f"kzqa serve: reloaded the index ({old} -> {self.generation})")
         return True
@@ -99,6 +123,8 @@ class Service:
             while not self._stop.wait(self.poll):
                 try:
                     self.check_reload()
+                    if time.monotonic() - self._status_at >= self.status_every:
+                        self.refresh_status()
                 except Exception:  # a bug here must not stop the server from answering
                     self.log("kzqa serve: reload failed:\n" + traceback.format_exc())
 
@@ -111,30 +137,65 @@ class Service:
         for thread in self._threads:
             thread.join()
 
-    def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
+    def search(self, question: Any, k: Any, mode: Any) -> AskResult:
         """One question, answered by the searcher live when it arrives."""
         if not isinstance(question, str):
             raise UsageError("give the question as q (a string)")
         if len(question) > MAX_QUESTION_CHARS:
             raise UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
-        kk = self.cfg.k if k is None else _integer("k", k)
+        kk = self.cfg.k if k is None or k == "" else _integer("k", k)
         if not 1 <= kk <= MAX_K:
             raise UsageError(f"k must be between 1 and {MAX_K}, got {kk}")
         if mode is not None and not isinstance(mode, str):
             raise UsageError("mode must be a string")
         searcher = self.searcher  # held for the whole request, even if a reload swaps it
-        return ask_json(searcher.search(question, kk, mode), self.cfg.corpus)
+        return searcher.search(question, kk, mode or None)
 
-    def status(self) -> dict[str, Any]:
+    def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
+        """What `kzqa ask --json` prints for the question."""
+        return ask_json(self.search(question, k, mode), self.cfg.corpus)
+
+    def document(self, path: str) -> tuple[Document, dict[str, Any]]:
+        """An indexed file, read as the index read it (the text its offsets refer to), and
+        what the manifest says of it. LookupError for a path the index does not hold."""
+        meta = self.searcher.manifest.files.get(path)
+        if meta is None:
+            raise LookupError(path)
+        full = self.cfg.corpus / path
+        try:
+            st = full.stat()
+        except OSError:
+            raise LookupError(path) from None
+        doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))
+        if doc is None:
+            raise LookupError(path)
+        return doc, meta
+
+    def refresh_status(self) -> dict[str, Any]:
+        """Scan the corpus against the live manifest now (what `kzqa status --json` says)."""
         from ..ops.status import index_status
 
         info = index_status(self.cfg)
-        info["server"] = {
-            "generation": self.generation,
-            "reloads": self.reloads,
-            "uptime_s": round(time.time() - self.started, 1),
-        }
+        with self._status_lock:
+            self._status, self._status_at = info, time.monotonic()
         return info
+
+    def status(self) -> dict[str, Any]:
+        """The last status the watcher computed (at most STATUS_SECONDS old, or fresher after
+        a reload), plus the server's own figures. Never walks the corpus itself once warm."""
+        with self._status_lock:
+            info = self._status
+        if info is None:
+            info = self.refresh_status()
+        return {
+            **info,
+            "server": {
+                "generation": self.generation,
+                "reloads": self.reloads,
+                "uptime_s": round(time.time() - self.started, 1),
+                "status_age_s": round(time.monotonic() - self._status_at, 1),
+            },
+        }
 
 
 def _integer(name: str, value: Any) -> int:

@@ -1,0 +1,126 @@
+"""The web page as HTML over HTTP: results, citations, the document view, escaping, raw files."""
+
+from __future__ import annotations
+
+import html
+import http.client
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kzqa.serve import Server
+from test_http import serving
+
+pytestmark = pytest.mark.slow
+QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
+HOSTILE = (
+    "Field notes\n\nThe camel <script>document.title='pwned'</script> is old. "
+    "<img src=x onerror=\"document.title='pwned'\"> Zhuldyz the camel lives in Almaty.\n"
+)
+
+
+def fetch(srv: Server, path: str) -> tuple[int, dict[str, str], str]:
+    host, port = srv.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return response.status, headers, response.read().decode("utf-8")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def server(real_project: Path) -> Iterator[Server]:
+    (real_project / "corpus" / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
+    from kzqa.build import build_index
+    from kzqa.config import load_config
+
+    build_index(load_config(None))
+    with serving() as srv:
+        yield srv
+
+
+def test_the_results_page_cites_and_marks_the_answer(server: Server) -> None:
+    status, headers, page = fetch(server, "/?" + urllib.parse.urlencode({"q": QUESTION, "k": 3}))
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in headers["content-security-policy"]
+    marks = re.findall(r'<mark class="answer">(.*?)</mark>', page, re.S)
+    assert any("three Luban Workshops" in html.unescape(m) for m in marks)
+    links = re.findall(r'<a class="citation" href="([^"]+)">([^<]+)</a>', page)
+    assert len(links) == 3
+    href, label = links[0]
+    assert label.startswith("academic-exchanges-china-kazakhstan.txt:")
+    assert f'value="{html.escape(QUESTION)}"' in page  # the box keeps the question
+
+
+def test_the_document_view_highlights_the_cited_span(server: Server) -> None:
+    _, _, page = fetch(server, "/?" + urllib.parse.urlencode({"q": QUESTION, "k": 1}))
+    href = html.unescape(re.search(r'<a class="citation" href="([^"]+)"', page)[1])
+    assert href.endswith("#hit")  # the browser scrolls to the passage
+    status, _, doc = fetch(server, href.split("#")[0])  # as a browser sends it
+    assert status == 200
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(href).query))
+    text = (server.service.cfg.corpus / query["source"]).read_text(encoding="utf-8")
+    passage = r'<mark id="hit" class="passage">(.*?<mark class="answer">.*?</mark>.*?)</mark>'
+    cited = html.unescape(re.search(passage, doc, re.S)[1])
+    plain = re.sub(r"<[^>]+>", "", cited)
+    assert plain == text[int(query["start"]) : int(query["end"])]
+    answer = html.unescape(re.search(r'<mark class="answer">(.*?)</mark>', doc, re.S)[1])
+    assert answer == text[int(query["astart"]) : int(query["aend"])]
+    assert "three Luban Workshops" in answer
+    assert "/raw?source=academic-exchanges-china-kazakhstan.txt" in doc
+
+
+def test_document_text_is_escaped_everywhere(server: Server) -> None:
+    q = "What is the camel in Almaty called?"
+    _, _, page = fetch(server, "/?" + urllib.parse.urlencode({"q": q, "k": 5}))
+    assert "Zhuldyz" in page
+    assert "<script>document" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+    _, _, doc = fetch(server, "/doc?source=hostile.txt")
+    assert "<script>document" not in doc and "&lt;img src=x onerror" in doc
+
+
+def test_the_raw_file_is_plain_text_in_a_sandbox(server: Server) -> None:
+    status, headers, body = fetch(server, "/raw?source=hostile.txt")
+    assert status == 200 and body == HOSTILE
+    assert headers["content-type"].startswith("text/plain")
+    assert headers["content-security-policy"].startswith("sandbox")
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/raw?source=../kzqa.yaml",
+        "/raw?source=/etc/passwd",
+        "/raw?source=nowhere.txt",
+        "/doc?source=../index/manifest.json",
+    ],
+)
+def test_only_indexed_files_are_served(server: Server, path: str) -> None:
+    status, _, page = fetch(server, path)
+    assert status == 404 and "no indexed file" in page
+
+
+def test_a_question_nothing_answers_says_so_and_shows_the_closest(server: Server) -> None:
+    q = "What is the boiling point of liquid nitrogen?"
+    _, _, page = fetch(server, "/?" + urllib.parse.urlencode({"q": q, "k": 2}))
+    assert "No passage answers this confidently" in page
+    assert len(re.findall(r'<a class="citation"', page)) == 2
+
+
+def test_the_status_line_says_when_the_corpus_changed(server: Server, real_project: Path) -> None:
+    manifest = server.service.searcher.manifest
+    _, _, page = fetch(server, "/")
+    assert f"2 documents, {manifest.passages} passages, built {manifest.built_at}" in page
+    assert "Up to date." in page
+    (real_project / "corpus" / "later.txt").write_text("Astana became the capital in 1997.\n")
+    server.service.refresh_status()
+    _, _, page = fetch(server, "/")
+    assert "The corpus changed since (1 added)" in page and "kzqa index" in page
