@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install ask index test lint clean
+.PHONY: install ask index test lint clean browser screenshot
 
 # torch is installed first and pinned: this machine has the 2.13.0 CPU wheel, and an
 # unpinned torch (pulled in by sentence-transformers) would fetch a multi-GB CUDA build.
@@ -26,8 +26,16 @@ ask: $(STAMP)
 index: $(STAMP)
 	$(BIN)/kzqa index
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here). As
+# root (CI, these machines) a missing one is installed; elsewhere install it yourself.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make: chromium is missing: apt-get install chromium (browser tests skip)" >&2; fi; }
+
 # pytest exits 5 when it collects no tests; that is a broken suite here, so say so.
-test: $(STAMP)
+test: $(STAMP) browser
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$rc
@@ -37,6 +45,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+
+# The README's picture of the page, taken by the browser test itself.
+screenshot: $(STAMP) browser
+	KZQA_SCREENSHOT=$(CURDIR)/docs/page.png $(BIN)/pytest -q tests/test_browser.py -k follow_the_citation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
