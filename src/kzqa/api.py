@@ -2,6 +2,7 @@
 
 report = kzqa.build_index(cfg)            # kzqa index
 result = kzqa.ask(cfg, "question", k=5)   # kzqa ask: builds or refreshes the index first
+span = kzqa.read_span(cfg, source, 1615, 1832, context=200)   # kzqa read
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
-from .corpus import changes_since
-from .errors import BusyError, CorpusError
+from .corpus import FileEntry, changes_since, corpus_paths, display_source, read_document
+from .errors import BusyError, CorpusError, StoreError, UsageError
 from .records import AskResult
 from .search import Searcher, check_mode, check_question
 
@@ -66,9 +67,15 @@ def ask_many(
     return [searcher.search(q, k, mode) for q in questions]
 
 
-def open_fresh(cfg: Config, update: bool = True, log: Log = _stderr) -> Searcher:
+def open_fresh(
+    cfg: Config, update: bool = True, log: Log = _stderr, previous: Searcher | None = None
+) -> Searcher:
     """Open the index: built if there is none (or it is of an older format), refreshed if the
-    corpus moved (unless `update` is False: then a warning says it is stale)."""
+    corpus moved (unless `update` is False: then a warning says it is stale).
+
+    `previous`, a searcher this returned before, is returned again while its generation is
+    still the live one (and its question encoder reused when the model is the same), so a
+    long-lived caller pays for loading only when the index changed."""
     try:
         manifest = store.read_manifest(cfg.index)
     except store.FormatError as exc:
@@ -117,4 +124,75 @@ def open_fresh(cfg: Config, update: bool = True, log: Log = _stderr) -> Searcher
                 )
         except BusyError:
             log("kzqa: another `kzqa index` is running; answering from the last complete index")
-    return Searcher.open(cfg)
+    return _reopen(cfg, previous)
+
+
+def _reopen(cfg: Config, previous: Searcher | None) -> Searcher:
+    if previous is None:
+        return Searcher.open(cfg)
+    generation = store.open_generation(cfg.index)
+    if generation is None:
+        raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+    old, new = previous.manifest, generation.manifest
+    if new.generation == old.generation:
+        return previous
+    same_model = (new.model_fingerprint, new.onnx) == (old.model_fingerprint, old.onnx)
+    return Searcher(cfg, generation, previous.encoder if same_model else None)
+
+
+def read_span(
+    cfg: Config, source: str, start_char: int, end_char: int, context: int = 0
+) -> dict[str, Any]:
+    """The text of an indexed file at [start_char, end_char) (what `kzqa read --json`
+    prints), with up to `context` characters before and after it.
+
+    `source` is a citation's source (as `kzqa ask` prints it) or a path relative to the
+    corpus folder. The file is read as the index read it (HTML: its extracted text), so a
+    citation's offsets mean the same here; `verified` is true when the file is still the
+    one the index read (its SHA-256 matches the manifest's)."""
+    if start_char < 0 or end_char < 0 or context < 0:
+        raise UsageError("start, end and context must be 0 or more")
+    if start_char >= end_char:
+        raise UsageError(f"the span is empty: start ({start_char}) must be below end ({end_char})")
+    manifest = store.read_manifest(cfg.index)
+    if manifest is None:
+        raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+    path = next((p for p in corpus_paths(cfg.corpus, source) if p in manifest.files), None)
+    if path is None:
+        raise UsageError(
+            f"{source} is not an indexed file",
+            hint="give a citation's source as `kzqa ask` prints it, or a path relative to "
+            f"{cfg.corpus}; a new file is indexed by `kzqa index`",
+        )
+    full = cfg.corpus / path
+    try:
+        st = full.stat()
+        doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))
+    except OSError as exc:
+        raise CorpusError(
+            f"cannot read {display_source(cfg.corpus, path)}: {exc.strerror or exc}",
+            hint="run `kzqa index` if it was moved or deleted",
+        ) from None
+    if doc is None:
+        raise CorpusError(
+            f"{display_source(cfg.corpus, path)} holds no readable text any more",
+            hint="run `kzqa index`",
+        )
+    text = doc.text
+    if end_char > len(text):
+        raise UsageError(
+            f"the span {start_char}-{end_char} is past the end of "
+            f"{display_source(cfg.corpus, path)} ({len(text)} characters)"
+        )
+    return {
+        "source": display_source(cfg.corpus, path),
+        "start_char": start_char,
+        "end_char": end_char,
+        "start_line": text.count("\n", 0, start_char) + 1,
+        "end_line": text.count("\n", 0, max(start_char, end_char - 1)) + 1,
+        "text": text[start_char:end_char],
+        "before": text[max(0, start_char - context) : start_char],
+        "after": text[end_char : end_char + context],
+        "verified": doc.sha256 == manifest.files[path]["sha256"],
+        "offsets": "extracted_text" if doc.kind == "html" else "file_text",
+    }

@@ -226,6 +226,37 @@ def _questions(question: str | None, file: str | None) -> list[str]:
 
 
 @app.command()
+def read(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A citation's source (as `kzqa ask` prints it) or a path relative to the corpus.",
+            show_default=False,
+        ),
+    ],
+    start: Annotated[int, typer.Argument(help="start_char of the span.", show_default=False)],
+    end: Annotated[int, typer.Argument(help="end_char of the span.", show_default=False)],
+    context: Annotated[
+        int, typer.Option("--context", help="Also show N characters before and after it.")
+    ] = 0,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+    corpus: CorpusOpt = None,
+    index: IndexOpt = None,
+) -> None:
+    """Print an indexed file's text at a citation's characters [START, END) (with --context)."""
+    from .api import read_span
+    from .render import dumps, read_text
+
+    cfg = _config(config, corpus, index)
+    span = _run(lambda: read_span(cfg, source, start, end, context))
+    if json_out:
+        print(dumps(span), flush=True)
+    else:
+        print(read_text(span, color=sys.stdout.isatty()), end="", flush=True)
+
+
+@app.command()
 def status(
     config: ConfigOpt = None,
     corpus: CorpusOpt = None,

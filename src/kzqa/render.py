@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .corpus import display_source
 from .records import AskResult, Hit
 
 if TYPE_CHECKING:
@@ -17,13 +17,6 @@ HIGHLIGHT = ("\033[1;33m", "\033[0m")  # on a terminal: bold yellow
 PLAIN_HIGHLIGHT = ("**", "**")  # elsewhere: Markdown bold
 WIDTH = 100
 INDENT = "   "
-
-
-def display_source(corpus: Path, path: str) -> str:
-    """The path as the user would open it: relative to the working directory when inside it."""
-    full = corpus / path
-    rel = os.path.relpath(full)
-    return str(full.resolve()) if rel.startswith("..") else Path(rel).as_posix()
 
 
 def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
@@ -111,6 +104,22 @@ def _highlighted(hit: Hit, on: str, off: str) -> list[str]:
     flat = " ".join(f"{before}{marker_on}{a.text}{marker_off}{after}".split())
     wrapped = textwrap.wrap(flat, WIDTH - len(INDENT), break_on_hyphens=False)
     return [INDENT + line.replace(marker_on, on).replace(marker_off, off) for line in wrapped]
+
+
+def read_text(span: dict[str, Any], color: bool = False) -> str:
+    """`kzqa read` for people, from read_span()'s dict (which `--json` prints): where, then
+    the text, marked inside its context when there is any."""
+    on, off = HIGHLIGHT if color else PLAIN_HIGHLIGHT
+    lines = f"{span['start_line']}" + (
+        f"-{span['end_line']}" if span["end_line"] != span["start_line"] else ""
+    )
+    head = f"{span['source']}:{lines}  chars {span['start_char']}-{span['end_char']}"
+    if not span["verified"]:
+        head += "  [CHANGED: the file is no longer what the index read; run `kzqa index`]"
+    body = span["text"]
+    if span["before"] or span["after"]:
+        body = f"{span['before']}{on}{body}{off}{span['after']}"
+    return f"{head}\n{body}" + ("" if body.endswith("\n") else "\n")
 
 
 def status_text(info: dict[str, Any]) -> str:

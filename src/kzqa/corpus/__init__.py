@@ -2,6 +2,7 @@
 since the index was built (changes)."""
 
 from .changes import Changes, changes_since, compare
+from .paths import corpus_paths, display_source
 from .read import decode, read_document
 from .scan import KINDS, FileEntry, Scan, scan_corpus
 
@@ -12,7 +13,9 @@ __all__ = [
     "Scan",
     "changes_since",
     "compare",
+    "corpus_paths",
     "decode",
+    "display_source",
     "read_document",
     "scan_corpus",
 ]

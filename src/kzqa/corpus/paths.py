@@ -1,0 +1,30 @@
+"""A corpus file's two names: its path relative to the corpus folder (the manifest's key) and
+the path a user opens (what a citation's `source` shows)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def display_source(corpus: Path, path: str) -> str:
+    """The path as the user would open it: relative to the working directory when inside it."""
+    full = corpus / path
+    rel = os.path.relpath(full)
+    return str(full.resolve()) if rel.startswith("..") else Path(rel).as_posix()
+
+
+def corpus_paths(corpus: Path, source: str) -> list[str]:
+    """The paths relative to the corpus folder that `source` may name, most literal first:
+    as given (already relative to the corpus), then as a citation shows it (relative to the
+    working directory, or absolute). Which of them is indexed is the caller's check."""
+    given = Path(source)
+    names = [] if given.is_absolute() else [given.as_posix()]
+    full = Path(os.path.abspath(given))
+    for root in (Path(os.path.abspath(corpus)), corpus.resolve()):
+        for candidate in (full, full.resolve()):
+            try:
+                names.append(candidate.relative_to(root).as_posix())
+            except ValueError:
+                continue
+    return list(dict.fromkeys(name for name in names if name not in ("", ".")))
