@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("torch", "transformers", "sentence_transformers")
+QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 PROBE = """
 import json, sys
 from kzqa.cli import app
@@ -35,6 +36,7 @@ def run_probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
         capture_output=True,
         text=True,
         timeout=120,
+        stdin=subprocess.DEVNULL,  # `kzqa mcp` serves stdin: at its end it stops
     )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     return report["code"], report["heavy"], done.stdout
@@ -42,9 +44,7 @@ def run_probe(args: list[str], cwd: Path) -> tuple[int, list[str], str]:
 
 @pytest.mark.slow
 def test_ask_answers_without_importing_torch(real_project: Path) -> None:
-    code, heavy, out = run_probe(
-        ["ask", "How many Luban Workshops has Kazakhstan hosted?", "--json"], real_project
-    )
+    code, heavy, out = run_probe(["ask", QUESTION, "--json"], real_project)
     assert code == 0
     assert "three Luban Workshops" in json.loads(out)["results"][0]["text"]
     assert heavy == []
@@ -52,12 +52,38 @@ def test_ask_answers_without_importing_torch(real_project: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "args", [["status"], ["verify"], ["--help"], ["ask", "--help"], ["serve", "--help"]]
+    "args",
+    [["status"], ["verify"], ["--help"], ["ask", "--help"], ["serve", "--help"], ["mcp"]],
 )
 def test_other_query_commands_never_import_torch(real_project: Path, args: list[str]) -> None:
     code, heavy, _ = run_probe(args, real_project)
     assert code == 0
     assert heavy == []
+
+
+@pytest.mark.slow
+def test_mcp_answers_without_importing_torch(real_project: Path) -> None:
+    """`kzqa mcp`'s ask tool, called as the server calls it: a real answer, and no torch."""
+    probe = (
+        "import anyio, json, sys\n"
+        "from kzqa.config import load_config\n"
+        "from kzqa.serve.mcp import build_mcp\n"
+        "server = build_mcp(load_config(None))\n"
+        f"result = anyio.run(server.call_tool, 'ask', {{'question': {QUESTION!r}, 'k': 1}})\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r})\n"
+        "print(json.dumps({'heavy': heavy, 'answer': json.loads(result.content[0].text)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=real_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert "three Luban Workshops" in report["answer"]["results"][0]["text"]
+    assert report["heavy"] == []
 
 
 def test_the_probe_sees_heavy_imports(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ MAX_BODY_BYTES = 64 * 1024  # a POST /ask body is a question and two numbers
 WORKERS = 4
 QUEUE = 256  # questions that may wait for a worker; past that: 503, try again later
 KEEP_ALIVE_SECONDS = 30  # an idle keep-alive connection is closed after this
+SHUTDOWN_SECONDS = 5  # requests still running when the server stops get this long to finish
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
@@ -212,14 +213,36 @@ def build_app(service: Service, workers: Workers | None = None) -> Starlette:
             return _error(405, f"{request.url.path} takes {listed}")
         return _error(exc.status_code, f"no such path: {request.url.path}")
 
+    mcp = mcp_app(service, pool)
     routes = [
         Route("/ask", ask, methods=["GET", "POST"]),
         Route("/status", status, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *page_routes(service, pool),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *mcp.routes,
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: not_found},
+        lifespan=mcp.router.lifespan_context,  # runs the MCP session manager
+    )
+
+
+def mcp_app(service: Service, pool: Workers) -> Starlette:
+    """MCP over streamable HTTP at /mcp: the tools of `kzqa mcp`, answered by the live service
+    on the same worker pool. HostCheck guards it like every path (the SDK's own Host check
+    knows no --allow-host names, so it is off); a browser on another site cannot POST its
+    JSON without a CORS preflight, which this server never grants."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from .mcp import build_mcp
+
+    return build_mcp(service.cfg, service, pool.run).streamable_http_app(
+        streamable_http_path="/mcp",
+        max_request_body_size=MAX_BODY_BYTES,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
 
 
 class HostCheck:
@@ -283,7 +306,9 @@ class Server:
             log_level="warning",
             access_log=log_requests,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
-            lifespan="off",
+            lifespan="on",  # the MCP session manager runs for the server's lifetime
+            # An agent's open MCP stream must not hold a stopping server forever.
+            timeout_graceful_shutdown=SHUTDOWN_SECONDS,
             server_header=False,
         )
         self.uvicorn = uvicorn.Server(config)
