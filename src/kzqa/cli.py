@@ -381,8 +381,7 @@ def serve(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
 ) -> None:
-    """Serve the web page at /, the JSON API (GET /ask?q=…&k=…, as `kzqa ask --json`) and MCP
-    (streamable HTTP) at /mcp."""
+    """Serve the web page at /, the JSON API (/ask?q=…, as `kzqa ask --json`) and MCP at /mcp."""
     # Requests run in parallel threads; a multi-threaded BLAS under each of them only fights
     # for the cores (8 clients, 10k passages: warm p50 105 -> 53 ms single-threaded). Set
     # before numpy is first imported, which the server module does.
