@@ -174,11 +174,11 @@ class Bench:
         ranked = searcher.rank_many([data.queries[q] for q in qids], DEPTH * 3, mode)
         ms = 1000 * (time.perf_counter() - started) / len(qids)
         doc_of = [paths.get(p.path) for p in searcher.generation.passages]
-        runs = {q: documents(r, doc_of) for q, r in zip(qids, ranked, strict=True)}
+        runs = {q: evaluate.rank_documents(r, doc_of) for q, r in zip(qids, ranked, strict=True)}
         scores = score_halves(runs, data)
         if data.answers:
             top_rows = {q: r[0][0] for q, r in zip(qids, ranked, strict=True) if r}
-            found = evaluate._answer_at_1(searcher, data, runs, top_rows)
+            found = evaluate.answer_at_1(searcher, data, runs, top_rows)
             if found["answer@1"] is not None:
                 scores["answer@1"] = found["answer@1"]
         # Hard negatives: the queries of the other datasets given, unless they ask about the
@@ -198,20 +198,6 @@ class Bench:
 def _generation(cfg: Config) -> str | None:
     manifest = read_manifest(cfg.index)
     return manifest.generation if manifest else None
-
-
-def documents(ranked: Sequence[tuple[int, float]], doc_of: Sequence[str | None]) -> list[str]:
-    """Ranked passages -> ranked documents, each at its best passage (as `kzqa eval`)."""
-    docs: list[str] = []
-    seen: set[str] = set()
-    for row, _ in ranked:
-        doc = doc_of[row]
-        if doc is not None and doc not in seen:
-            seen.add(doc)
-            docs.append(doc)
-            if len(docs) == DEPTH:
-                break
-    return docs
 
 
 def top_confidences(searcher: Searcher, questions: Sequence[str], mode: str) -> list[float]:

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -244,25 +244,12 @@ def run_eval(
     data = load_dataset(dataset_dir)
     ecfg, paths = prepare(cfg, data, index_dir, progress, log, embedder)
     searcher = Searcher.open(ecfg, encoder=embedder)
-    passages = searcher.generation.passages
+    doc_of = [paths.get(p.path) for p in searcher.generation.passages]
     qids = list(data.queries)
     started = time.perf_counter()
     rankings = searcher.rank_many([data.queries[q] for q in qids], DEPTH * 3, mode)
-    runs: dict[str, list[str]] = {}
-    top_rows: dict[str, int] = {}
-    for q, ranked in zip(qids, rankings, strict=True):
-        docs: list[str] = []
-        seen: set[str] = set()
-        for row, _ in ranked:
-            doc = paths.get(passages[row].path)
-            if doc is not None and doc not in seen:
-                seen.add(doc)
-                docs.append(doc)
-                if len(docs) == DEPTH:
-                    break
-        runs[q] = docs
-        if ranked:
-            top_rows[q] = ranked[0][0]
+    runs = {q: rank_documents(r, doc_of) for q, r in zip(qids, rankings, strict=True)}
+    top_rows = {q: r[0][0] for q, r in zip(qids, rankings, strict=True) if r}
     seconds = time.perf_counter() - started
     report: dict[str, Any] = {
         "dataset": data.name,
@@ -271,14 +258,29 @@ def run_eval(
         **{key: round(v, 4) for key, v in score_runs(runs, data, k).items()},
     }
     if data.answers:
-        report.update(_answer_at_1(searcher, data, runs, top_rows))
+        report.update(answer_at_1(searcher, data, runs, top_rows))
     report["seconds"] = round(seconds, 2)
     report["ms_per_query"] = round(1000 * seconds / max(len(qids), 1), 1)
     report["index"] = str(ecfg.index.parent)
     return report
 
 
-def _answer_at_1(
+def rank_documents(ranked: Sequence[tuple[int, float]], doc_of: Sequence[str | None]) -> list[str]:
+    """Ranked passage rows -> ranked document ids (DEPTH at most), each at its best passage;
+    doc_of[row] is the document of passage row (None: not one of the dataset's)."""
+    docs: list[str] = []
+    seen: set[str] = set()
+    for row, _ in ranked:
+        doc = doc_of[row]
+        if doc is not None and doc not in seen:
+            seen.add(doc)
+            docs.append(doc)
+            if len(docs) == DEPTH:
+                break
+    return docs
+
+
+def answer_at_1(
     searcher: Any, data: Dataset, runs: dict[str, list[str]], top_rows: dict[str, int]
 ) -> dict[str, Any]:
     """Among queries whose top passage is relevant: how often its answer sentence holds the gold."""

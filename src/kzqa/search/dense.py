@@ -89,7 +89,7 @@ def params_for(kind: str, cfg: Config, n: int = 0) -> IndexParams:
     if kind == "ivfpq":
         # ~sqrt(n) lists, a power of two, at least 64: 1M passages -> 1024 lists. FAISS suggests
         # 4-16 sqrt(n), but k-means over that many centres takes many minutes on 2 cores, and
-        # the rerank makes up for the coarser lists (bench/ann_scale.py).
+        # the rerank makes up for the coarser lists (bench/perf/ann_scale.py).
         nlist = cfg.ivf_nlist or max(64, 2 ** round(math.log2(math.sqrt(max(n, 1)))))
         return IndexParams(
             "ivfpq", nlist=nlist, nprobe=cfg.ivf_nprobe, pq_m=cfg.pq_m, rerank=cfg.ivf_rerank
