@@ -98,6 +98,8 @@ def test_an_answer_embeds_the_question_and_nothing_else(
     got = get(server, "/ask", q=QUESTION)
     assert embedded == [QUESTION]
     assert got == (200, cli_json(QUESTION))
+    assert get(server, "/ask", q=QUESTION, k=2)[0] == 200
+    assert embedded == [QUESTION]  # asked again: its vector is remembered, the model not run
 
 
 @pytest.mark.slow

@@ -3,6 +3,6 @@
 Never imports the build side (checked by `make lint`): a question never builds anything.
 """
 
-from .searcher import Candidates, Searcher, check_mode, check_question
+from .searcher import Candidates, QuestionCache, Searcher, check_mode, check_question
 
-__all__ = ["Candidates", "Searcher", "check_mode", "check_question"]
+__all__ = ["Candidates", "QuestionCache", "Searcher", "check_mode", "check_question"]

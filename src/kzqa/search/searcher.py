@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +23,8 @@ from .lexical import Lexical, content_stems, open_lexical
 
 if TYPE_CHECKING:
     import numpy as np
+
+QUESTION_CACHE = 4096  # question vectors a server keeps: 4096 x 384 floats = 6 MB
 
 
 def check_question(question: str, k: int) -> str:
@@ -58,6 +62,39 @@ class Candidates:
         return {i: d + sentence_weight * self.sentence[i] for i, d in self.dense.items()}
 
 
+class QuestionCache:
+    """Question vectors by question text (least recently used first out), for a server that
+    hears the same questions again: a repeated one skips the model, the answer's largest
+    cost. Keyed by the encoder's fingerprint too, so a new model never reuses a vector."""
+
+    def __init__(self, entries: int = QUESTION_CACHE) -> None:
+        self.entries = entries
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, encoder: Embedder, questions: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        keys = [(encoder.fingerprint, q) for q in questions]
+        with self._lock:
+            found = {key: self._vectors.get(key) for key in keys}
+            for key, vector in found.items():
+                if vector is not None:
+                    self._vectors.move_to_end(key)
+        missing = list(dict.fromkeys(key for key, vector in found.items() if vector is None))
+        if missing:  # embedded outside the lock: other requests go on meanwhile
+            fresh = encoder.embed_queries([q for _, q in missing])
+            with self._lock:
+                for key, vector in zip(missing, fresh, strict=True):
+                    found[key] = self._vectors[key] = vector
+                while len(self._vectors) > self.entries:
+                    self._vectors.popitem(last=False)
+        out = np.empty((len(keys), encoder.dimension), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
+        return out
+
+
 class Searcher:
     """An opened index plus the question encoder; answers many questions."""
 
@@ -67,10 +104,13 @@ class Searcher:
         generation: store.Generation,
         encoder: Embedder | None = None,
         threads: int = 0,
+        questions: QuestionCache | None = None,
     ) -> None:
         """`encoder`: the question encoder (default: the one the index names, see
-        embed.open_question_encoder, run on `threads` threads, 0: one per core)."""
+        embed.open_question_encoder, run on `threads` threads, 0: one per core);
+        `questions`: a cache of question vectors (a server's), or none."""
         self.cfg = cfg
+        self.questions = questions
         self.generation = generation
         self.manifest = generation.manifest
         if encoder is None:
@@ -117,6 +157,8 @@ class Searcher:
 
     def embed_questions(self, questions: Sequence[str]) -> np.ndarray:
         """Question vectors (e5 gives questions their own prefix; other models do not)."""
+        if self.questions is not None:
+            return self.questions.embed(self.encoder, questions)
         return self.encoder.embed_queries(list(questions))
 
     def embed_question(self, question: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from ..corpus import FileEntry, read_document
 from ..errors import KzqaError, StoreError, UsageError
 from ..records import AskResult, Document
 from ..render import ask_json
-from ..search import Searcher
+from ..search import QuestionCache, Searcher
 
 MAX_K = 100  # hits per answer: more would let one request hog the CPU (and the socket)
 MAX_QUESTION_CHARS = 2_000  # far past the model's 256-token window, which truncates anyway
@@ -45,6 +45,7 @@ class Service:
         self.cfg = cfg
         self.log = log
         self.poll = poll
+        self.questions = QuestionCache()  # repeated questions skip the model
         self.searcher = self._open(None)
         self.reloads = 0
         self.started = time.time()
@@ -74,7 +75,9 @@ class Service:
         ):
             encoder = previous.encoder  # same model: keep the loaded session
         # Searcher checks the encoder fits the index.
-        searcher = Searcher(self.cfg, generation, encoder, threads=ONNX_THREADS)
+        searcher = Searcher(
+            self.cfg, generation, encoder, threads=ONNX_THREADS, questions=self.questions
+        )
         searcher.preload()
         return searcher
 
