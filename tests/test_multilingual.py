@@ -15,7 +15,7 @@ from kzqa.config import load_config
 from kzqa.search.searcher import Searcher
 
 runner = CliRunner()
-# The same 8 facts of the article asked in en, ru, zh and kk (bench/data/article-*, run by bench/harness.py).
+# The same 8 facts of the article asked in en, ru, zh and kk (bench/data/article-*).
 QUESTIONS = ROOT / "bench" / "data" / "article-questions.tsv"
 
 
