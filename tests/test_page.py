@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import http.client
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,18 +95,53 @@ def test_the_raw_file_is_plain_text_in_a_sandbox(server: Server) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.parametrize("route", ["/raw", "/doc"])
 @pytest.mark.parametrize(
-    "path",
+    "source",
     [
-        "/raw?source=../kzqa.yaml",
-        "/raw?source=/etc/passwd",
-        "/raw?source=nowhere.txt",
-        "/doc?source=../index/manifest.json",
+        "source=../index/manifest.json",
+        "source=/etc/hostname",
+        "source=%2E%2E%2Findex%2Fmanifest.json",  # URL-encoded ../
+        "source=%252E%252E%252Findex%252Fmanifest.json",  # double-encoded
+        "source=..%2F..%2F..%2F..%2F..%2Fetc%2Fhostname",
+        "source=nowhere.txt",
+        "source=",
     ],
 )
-def test_only_indexed_files_are_served(server: Server, path: str) -> None:
-    status, _, page = fetch(server, path)
+def test_only_indexed_files_are_served(server: Server, route: str, source: str) -> None:
+    status, _, page = fetch(server, f"{route}?{source}")
     assert status == 404 and "no indexed file" in page
+
+
+def test_a_link_out_of_the_corpus_and_a_file_added_later_are_not_served(
+    server: Server, real_project: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The vault code is 1234.\n")
+    corpus = real_project / "corpus"
+    (corpus / "link.txt").symlink_to(secret)
+    (corpus / "later.txt").write_text("Astana became the capital in 1997.\n")
+    from kzqa.build import build_index
+    from kzqa.config import load_config
+
+    report = build_index(load_config(None))
+    assert "skipped link.txt: a link to a file outside the corpus folder" in report.warnings
+    assert "later.txt" in report.added
+    (corpus / "after.txt").write_text("Written after the last build.\n")
+    for source in ("link.txt", "after.txt"):
+        for route in ("/raw", "/doc"):
+            status, _, page = fetch(server, f"{route}?source={source}")
+            assert status == 404 and "1234" not in page
+    # An indexed file swapped for a link to outside after the build is not served either.
+    (corpus / "later.txt").unlink()
+    (corpus / "later.txt").symlink_to(secret)
+    deadline = time.monotonic() + 10
+    while "later.txt" not in server.service.searcher.manifest.files:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for route in ("/raw", "/doc"):
+        status, _, page = fetch(server, f"{route}?source=later.txt")
+        assert status == 404 and "1234" not in page
 
 
 def test_a_question_nothing_answers_says_so_and_shows_the_closest(server: Server) -> None:

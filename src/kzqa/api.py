@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
-from .corpus import FileEntry, changes_since, corpus_paths, display_source, read_document
+from .corpus import (
+    FileEntry,
+    changes_since,
+    corpus_paths,
+    display_source,
+    inside,
+    read_document,
+)
 from .errors import BusyError, CorpusError, StoreError, UsageError
 from .records import AskResult
 from .search import Searcher, check_mode, check_question
@@ -164,7 +171,9 @@ def read_span(
             hint="give a citation's source as `kzqa ask` prints it, or a path relative to "
             f"{cfg.corpus}; a new file is indexed by `kzqa index`",
         )
-    full = cfg.corpus / path
+    full = inside(cfg.corpus, path)
+    if full is None:
+        raise UsageError(f"{source} leads outside the corpus folder; kzqa reads nothing there")
     try:
         st = full.stat()
         doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))

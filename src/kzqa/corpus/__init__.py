@@ -2,7 +2,7 @@
 since the index was built (changes)."""
 
 from .changes import Changes, changes_since, compare
-from .paths import corpus_paths, display_source
+from .paths import corpus_paths, display_source, inside
 from .read import decode, read_document
 from .scan import KINDS, FileEntry, Scan, scan_corpus
 
@@ -16,6 +16,7 @@ __all__ = [
     "corpus_paths",
     "decode",
     "display_source",
+    "inside",
     "read_document",
     "scan_corpus",
 ]

@@ -28,3 +28,10 @@ def corpus_paths(corpus: Path, source: str) -> list[str]:
             except ValueError:
                 continue
     return list(dict.fromkeys(name for name in names if name not in ("", ".")))
+
+
+def inside(corpus: Path, path: str) -> Path | None:
+    """The file a corpus-relative path names, if it lies inside the corpus folder once links
+    are followed (kzqa reads, cites and serves nothing outside it); None otherwise."""
+    full = corpus / path
+    return full if full.resolve().is_relative_to(corpus.resolve()) else None

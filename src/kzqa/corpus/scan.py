@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CorpusError
+from .paths import inside
 
 KINDS = {
     ".txt": "text",
@@ -63,6 +64,9 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
                 continue
             if full.suffix.lower() not in KINDS:
                 warnings.append(f"skipped {rel}: not a .txt, .md or .html file")
+                continue
+            if full.is_symlink() and inside(root, rel) is None:
+                warnings.append(f"skipped {rel}: a link to a file outside the corpus folder")
                 continue
             try:
                 st = full.stat()

@@ -93,9 +93,9 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
 
     async def raw(request: Request) -> Response:
         source = request.query_params.get("source", "")
-        if source not in service.searcher.manifest.files:
+        path = service.served(source)
+        if path is None:
             return render(request, "error.html", 404, message=f"no indexed file {source!r}")
-        path = service.cfg.corpus / source
         try:
             data = await pool.run(path.read_bytes)
         except OSError as exc:

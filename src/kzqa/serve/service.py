@@ -9,11 +9,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import store
 from ..config import Config
-from ..corpus import FileEntry, read_document
+from ..corpus import FileEntry, inside, read_document
 from ..errors import KzqaError, StoreError, UsageError
 from ..records import AskResult, Document
 from ..render import ask_json
@@ -162,9 +163,9 @@ class Service:
         """An indexed file, read as the index read it (the text its offsets refer to), and
         what the manifest says of it. LookupError for a path the index does not hold."""
         meta = self.searcher.manifest.files.get(path)
-        if meta is None:
+        full = self.served(path)
+        if meta is None or full is None:
             raise LookupError(path)
-        full = self.cfg.corpus / path
         try:
             st = full.stat()
         except OSError:
@@ -173,6 +174,13 @@ class Service:
         if doc is None:
             raise LookupError(path)
         return doc, meta
+
+    def served(self, path: str) -> Path | None:
+        """The file behind an indexed path, if the index lists it and it still lies inside
+        the corpus folder (a file replaced by a link elsewhere since the build is not)."""
+        if path not in self.searcher.manifest.files:
+            return None
+        return inside(self.cfg.corpus, path)
 
     def refresh_status(self) -> dict[str, Any]:
         """Scan the corpus against the live manifest now (what `kzqa status --json` says)."""
