@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
-from ..corpus import scan_corpus
+from ..corpus import Scan, scan_corpus
 from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
 from ..errors import CorpusError, StoreError
 from ..files import fsync_dir, fsync_tree, write_text_atomic
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["BuildReport", "ProgressFactory", "build_index"]
+ONNX = "onnx"  # index/onnx/<model fingerprint>/: the exported question encoder
 
 
 @dataclass
@@ -98,12 +99,9 @@ def build_index(
     return report
 
 
-ONNX = "onnx"  # index/onnx/<model fingerprint>/: the exported question encoder
-
-
 def _build_locked(
     cfg: Config,
-    scan: Any,
+    scan: Scan,
     embedder: Embedder,
     full: bool,
     progress: ProgressFactory | None,
