@@ -303,6 +303,10 @@ class Server:
         self.server_address = sock.getsockname()
         config = uvicorn.Config(
             app,
+            # Pure-Python parser, named so an installed httptools is not picked up ("auto"):
+            # httptools was no faster on /ask (2026-12-01, 8 clients 1.06x answers/s, 1 client
+            # p50 1.10x slower; BENCHMARKS.md), as HTTP is under 2% of an answer's CPU.
+            http="h11",
             log_level="warning",
             access_log=log_requests,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
