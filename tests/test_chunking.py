@@ -116,3 +116,39 @@ def test_a_title_joins_the_first_piece_of_the_long_paragraph_it_heads() -> None:
     assert passages[0].text.startswith("Short title\n\nSentence 0 ")
     assert all(len(p.text.split()) <= 100 - 2 for p in passages)
     assert len(passages) > 4
+
+
+def test_a_markdown_heading_starts_the_passage_it_heads() -> None:
+    text = (
+        "# Almaty\n\nAlmaty is the largest city. It lies in the south.\n\n"
+        "## Climate\n\nWinters are cold. Summers are hot and dry.\n"
+    )
+    passages = chunk_document(doc(text, "markdown"), words, ChunkSettings(256, 128, 24))
+    assert [p.text for p in passages] == [
+        "# Almaty\n\nAlmaty is the largest city. It lies in the south.",
+        "## Climate\n\nWinters are cold. Summers are hot and dry.",
+    ]
+    assert passages[1].start_line == 5
+
+
+def test_an_html_heading_starts_the_passage_it_heads(tmp_path) -> None:
+    from kzqa.corpus import FileEntry, read_document
+
+    page = tmp_path / "p.html"
+    page.write_text(
+        "<html><head><title>Expo</title></head><body><h1>Expo</h1>"
+        "<p>The expo opens in May. It runs a week.</p>"
+        "<h2>Tickets</h2><p>Tickets cost ten dollars. Children go free.</p></body></html>",
+        encoding="utf-8",
+    )
+    st = page.stat()
+    document, _ = read_document(FileEntry("p.html", page, st.st_size, st.st_mtime_ns))
+    assert document is not None
+    passages = chunk_document(document, words, ChunkSettings(256, 128, 24))
+    assert [p.text for p in passages] == [
+        "Expo\n\nThe expo opens in May. It runs a week.",
+        "Tickets\n\nTickets cost ten dollars. Children go free.",
+    ]
+    # Offsets still point into the extracted text, which holds no trace of the markup.
+    assert "\x02" not in document.text
+    assert all(document.text[p.start_char : p.end_char] == p.text for p in passages)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .corpus.metadata import front_matter_end
 from .records import Document, Passage, text_hash
 
-CHUNKER_VERSION = 3  # bump when passage boundaries change: it is part of the index fingerprint
+CHUNKER_VERSION = 4  # bump when passage boundaries change: it is part of the index fingerprint
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] take two places of the model's window
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -77,6 +77,7 @@ _ABBREVIATIONS = {
 }
 MAX_HEADLINE = 120  # longer unpunctuated lines are wrapped prose, not headings
 WRAP_MIN, WRAP_SLACK = 50, 25  # lines at least this wide, within this much of each other: wrapped
+_MARKDOWN_HEADING = re.compile(r"#{1,6}(?:[ \t]|$)")  # an ATX heading: `## Climate`
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class _Unit:
     sentences: list[tuple[int, int]]
     whole: bool  # a whole paragraph (not a piece of a cut one)
     alone: bool = False  # a repeated paragraph: always its own passage
+    heading: bool = False  # only headings so far: the text below joins it, not the text above
 
 
 def chunk_document(
@@ -195,6 +197,9 @@ def chunk_document(
     text = doc.text
     body = front_matter_end(text) if doc.kind == "markdown" else 0
     paras = paragraphs(text, body)
+    headings = set(doc.headings)
+    if doc.kind == "markdown":
+        headings.update(s for s, _ in paras if _MARKDOWN_HEADING.match(text, s))
     para_sentences = [split_sentences(text, s, e) for s, e in paras]
     flat = [span for spans in para_sentences for span in spans]
     counts = count_tokens([text[s:e] for s, e in flat])
@@ -216,6 +221,9 @@ def chunk_document(
         body_text = text[p_start:p_end]
         repeated = body_text in seen
         seen.add(body_text)
+        if p_start in headings and not repeated:
+            units.append(_Unit(p_start, p_end, sum(tokens), spans, whole=True, heading=True))
+            continue
         if sum(tokens) <= budget:
             # A repeated paragraph (a caption printed twice) stands alone, so the two
             # copies make identical passages that retrieval can fold into one.
@@ -238,10 +246,17 @@ def chunk_document(
             last.end, last.tokens = unit.end, last.tokens + unit.tokens
             last.sentences = last.sentences + unit.sentences
             last.whole = last.whole and unit.whole
+            last.heading = last.heading and unit.heading
         else:
             packed.append(
                 _Unit(
-                    unit.start, unit.end, unit.tokens, list(unit.sentences), unit.whole, unit.alone
+                    unit.start,
+                    unit.end,
+                    unit.tokens,
+                    list(unit.sentences),
+                    unit.whole,
+                    unit.alone,
+                    unit.heading,
                 )
             )
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
@@ -276,13 +291,19 @@ def _joins(last: _Unit, unit: _Unit, settings: ChunkSettings) -> bool:
 
     Whole paragraphs pack up to pack_tokens. A short one (a heading, a caption) next to a
     piece of a cut paragraph joins it as long as the model's window holds both, so a title
-    never stands alone above the text it heads.
+    never stands alone above the text it heads. A heading starts a passage (never ends one)
+    and whatever follows it joins it while the window holds both.
     """
     if last.alone or unit.alone:
         return False
+    window = settings.max_tokens - SPECIAL_TOKENS
+    if unit.heading and not last.heading:
+        return False
+    if last.heading:
+        return last.tokens + unit.tokens <= window
     short = any(u.whole and u.tokens < settings.min_tokens for u in (last, unit))
     whole = last.whole and unit.whole
-    limit = settings.pack_tokens if whole else settings.max_tokens - SPECIAL_TOKENS
+    limit = settings.pack_tokens if whole else window
     return short and last.tokens + unit.tokens <= limit
 
 

@@ -19,6 +19,9 @@ class Document:
     sha256: str = ""
     size: int = 0
     mtime_ns: int = 0
+    # Where each heading paragraph starts in text (HTML <h1>-<h6>; Markdown's are read from
+    # its `#` lines): the chunker keeps a heading with the text below it.
+    headings: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ _BLOCK = {
     "body",
 }
 _HIDDEN = {"script", "style", "noscript", "template", "svg"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_HEADING_MARK = "\x02"  # opens a heading's paragraph while the text is joined; then removed
 
 
 class _TextExtractor(HTMLParser):
@@ -81,6 +83,8 @@ class _TextExtractor(HTMLParser):
             self.hidden += 1
         if tag in _BLOCK:
             self.parts.append("\n\n")
+        if tag in _HEADINGS and not self.hidden and not self.in_head:
+            self.parts.append(_HEADING_MARK)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._capture:
@@ -101,15 +105,32 @@ class _TextExtractor(HTMLParser):
         if self._capture:
             self._buffer.append(data)
         if not self.hidden and not self.in_head:
-            self.parts.append(re.sub(r"\s+", " ", data))
+            self.parts.append(re.sub(r"\s+", " ", data.replace(_HEADING_MARK, "")))
 
 
 def extract_html(html: str) -> tuple[str, str | None, str | None]:
     """Visible text of an HTML page, one paragraph per block element, plus title and date."""
+    text, title, published, _ = extract_page(html)
+    return text, title, published
+
+
+def extract_page(html: str) -> tuple[str, str | None, str | None, tuple[int, ...]]:
+    """extract_html(), plus where each heading's paragraph starts in the text."""
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
     joined = "".join(parser.parts)
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", joined)]
-    text = "\n\n".join(p for p in paragraphs if p) + "\n"
-    return text, parser.title or parser.h1, parser.published
+    out: list[str] = []
+    headings: list[int] = []
+    at = 0
+    for p in paragraphs:
+        heading = p.startswith(_HEADING_MARK)
+        p = " ".join(p.replace(_HEADING_MARK, " ").split())
+        if not p:
+            continue
+        if heading:
+            headings.append(at)
+        out.append(p)
+        at += len(p) + 2
+    return "\n\n".join(out) + "\n", parser.title or parser.h1, parser.published, tuple(headings)

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from ..records import Document
-from .html import extract_html
+from .html import extract_page
 from .metadata import markdown_metadata, text_metadata
 from .scan import KINDS, FileEntry
 
@@ -28,15 +28,18 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
         warnings.append(f"{entry.path} is not UTF-8; read it as {encoding}")
     kind = KINDS[Path(entry.path).suffix.lower()]
     title: str | None
+    headings: tuple[int, ...] = ()
     if kind == "html":
-        text, title, published = extract_html(text)
+        text, title, published, headings = extract_page(text)
     elif kind == "markdown":
         title, published = markdown_metadata(text)
     else:
         title, published = text_metadata(text)
     if not text.strip():
         return None, [*warnings, f"skipped {entry.path}: no text"]
-    doc = Document(entry.path, text, kind, title, published, digest, entry.size, entry.mtime_ns)
+    doc = Document(
+        entry.path, text, kind, title, published, digest, entry.size, entry.mtime_ns, headings
+    )
     return doc, warnings
 
 
