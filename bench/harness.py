@@ -42,6 +42,7 @@ from kzqa.store import read_manifest
 BENCH = Path(__file__).resolve().parent
 CONFIGS = BENCH / "configs"
 OFFTOPIC = BENCH / "data" / "offtopic-questions.txt"
+NEAR = BENCH / "data" / "near"  # DATASET.txt: near-topic questions the dataset does not answer
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 
@@ -117,6 +118,22 @@ class Row:
     own: list[float]  # confidence of the top passage of each own query (file order)
     offtopic: list[float]  # ... of each off-topic question
     other: list[float] = field(default_factory=list)  # ... of the other datasets' queries
+    near: list[float] = field(default_factory=list)  # ... of its near-topic questions
+
+    def near_topic(self, half: str) -> dict[str, float | None]:
+        """At min_score, on one half (`even`, `odd` or `all`): the share of own queries
+        answered, of near-topic and off-topic questions not answered, and precision of
+        `answered` against the near-topic questions."""
+        at = self.variant.cfg.min_score
+        pick = {"even": slice(0, None, 2), "odd": slice(1, None, 2), "all": slice(None)}[half]
+        own, near, far = self.own[pick], self.near[pick], self.offtopic[pick]
+        rows = [(c, True) for c in own] + [(c, False) for c in near]
+        return {
+            "recall": prf(rows, at)[1],
+            "near abstained": sum(c < at for c in near) / len(near) if near else None,
+            "far abstained": sum(c < at for c in far) / len(far) if far else None,
+            "precision near": prf(rows, at)[0] if near else None,
+        }
 
     def abstention(self) -> dict[str, float]:
         """P / R against off-topic questions at min_score; P with the other datasets'
@@ -146,7 +163,8 @@ class Bench:
         log: evaluate.Log | None = None,
     ) -> None:
         self.datasets = [load_dataset(f) for f in folders]
-        self.offtopic = [q for q in OFFTOPIC.read_text(encoding="utf-8").splitlines() if q]
+        self.offtopic = _lines(OFFTOPIC)
+        self.near = {d.name: _lines(NEAR / f"{d.name}.txt") for d in self.datasets}
         self.index_root = index_root  # None: kzqa eval's cache
         self.embedder = embedder  # None: the model the index names (as kzqa eval)
         self.log = log
@@ -192,7 +210,15 @@ class Bench:
             top_confidences(searcher, [data.queries[q] for q in qids], mode),
             top_confidences(searcher, self.offtopic, mode),
             top_confidences(searcher, others, mode),
+            top_confidences(searcher, self.near[data.name], mode),
         )
+
+
+def _lines(path: Path) -> list[str]:
+    """The non-empty lines of a question file; none when there is no such file."""
+    if not path.is_file():
+        return []
+    return [q for q in path.read_text(encoding="utf-8").splitlines() if q.strip()]
 
 
 def _generation(cfg: Config) -> str | None:
@@ -260,6 +286,23 @@ def abstention_table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def near_table(rows: Sequence[Row]) -> list[str]:
+    lines = [
+        "| dataset | variant | half | own answered | near-topic abstained "
+        "| far-topic abstained | P vs near-topic |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        if not r.near:
+            continue
+        for half in ("even", "odd", "all"):
+            n = r.near_topic(half)
+            cells = [n["recall"], n["near abstained"], n["far abstained"], n["precision near"]]
+            shown = " | ".join(_cell(c, 3) for c in cells)
+            lines.append(f"| {r.dataset} | {r.variant.name} | {half} | {shown} |")
+    return lines
+
+
 def mean_table(rows: Sequence[Row]) -> list[str]:
     """Mean nDCG@10 over the datasets, per variant, best on the even (tuning) half first."""
     by_variant: dict[str, list[Row]] = {}
@@ -299,6 +342,8 @@ def main(argv: Sequence[str] | None = None, embedder: Embedder | None = None) ->
             _stderr(f"harness: {data.name} / {variant.name} done")
     print("\n".join(["### Retrieval", "", *retrieval_table(rows), ""]))
     print("\n".join(["### Abstention", "", *abstention_table(rows), ""]))
+    if any(r.near for r in rows):
+        print("\n".join(["### Near-topic abstention", "", *near_table(rows), ""]))
     if len(bench.datasets) > 1:
         print("\n".join(["### Mean over the datasets", "", *mean_table(rows), ""]))
     return rows
