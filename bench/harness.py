@@ -35,8 +35,6 @@ from kzqa.embed import Embedder
 from kzqa.ops import evaluate
 from kzqa.ops.evaluate import DEPTH, Dataset, load_dataset, prepare, score_runs
 from kzqa.search import Searcher
-from kzqa.search.answer import confidence
-from kzqa.search.lexical import content_stems
 from kzqa.store import read_manifest
 
 BENCH = Path(__file__).resolve().parent
@@ -232,7 +230,6 @@ def top_confidences(searcher: Searcher, questions: Sequence[str], mode: str) -> 
     if not questions:
         return []
     cfg = searcher.cfg
-    passages = searcher.generation.passages
     qvecs = searcher.embed_questions(questions)
     pool = max(cfg.candidates, 4 * cfg.k)
     out = []
@@ -242,7 +239,7 @@ def top_confidences(searcher: Searcher, questions: Sequence[str], mode: str) -> 
             out.append(0.0)
             continue
         top = ranked[0][0]
-        out.append(confidence(content_stems(q), passages[top].text, found.dense.get(top, 0.0)))
+        out.append(searcher.confidence(q, top, found.dense.get(top, 0.0)))
     return out
 
 

@@ -79,6 +79,7 @@ class AskResult:
     question: str
     answered: bool
     hits: list[Hit]
+    abstain_reason: str | None = None  # why answered is false, in words for the asker
 
 
 Ranked = list[tuple[int, float]]  # (passage row, score), best first

@@ -23,6 +23,7 @@ def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
     return {
         "question": result.question,
         "answered": result.answered,
+        "abstain_reason": result.abstain_reason,
         "results": [hit_json(rank, hit, corpus) for rank, hit in enumerate(result.hits, 1)],
     }
 
@@ -68,6 +69,8 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False) -> str:
     if result.answered:
         lines.append(f"A: {top.answer.text}")
     else:
+        if result.abstain_reason:
+            lines.append(f"Not answered: {result.abstain_reason}.")
         lines.append(
             "No passage in the corpus answers this confidently; the closest was "
             f"{_where(top, corpus)}:"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,17 @@ STOPWORDS = frozenset(
     "then there these they this to was will with".split()
 )
 
+# Words that ask rather than name what is asked about: not content terms of a question, so
+# "How many … did …" is not half covered by any passage that says "did" (bench/data/near/).
+QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how did does do is are was were can could would "
+    "should many much has have had been".split()
+)
+# A question term the corpus lacks still counts as known when the vocabulary holds a near
+# spelling: a typo ("carageenan") or another form of it. Shorter terms must match exactly.
+NEAR_SPELLING_MIN = 5  # characters of a stem
+NEAR_SPELLING_EDITS = (1, 2)  # edits allowed below / from 8 characters
+
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
@@ -45,6 +56,29 @@ def content_stems(text: str) -> set[str]:
     """Stemmed words of text without stopwords, as BM25 sees them."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
     return set(_stemmer().stemWords(words))
+
+
+def question_terms(question: str) -> dict[str, str]:
+    """A question's content terms, stem -> the word it came from: stopwords and question
+    words left out."""
+    words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS | QUESTION_WORDS]
+    stems = _stemmer().stemWords([w.lower() for w in words])
+    return dict(zip(stems, words, strict=True))
+
+
+def _edits_within(a: str, b: str, cap: int) -> bool:
+    """Whether a and b are at most cap insertions, deletions or substitutions apart."""
+    if abs(len(a) - len(b)) > cap:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > cap:
+            return False
+        previous = current
+    return previous[-1] <= cap
 
 
 def with_title(text: str, title: str | None) -> str:
@@ -115,6 +149,32 @@ class Lexical:
         self.columns = len(self.indptr) - 1  # terms with a column (bm25s also keeps "")
         if len(self.data) != len(self.indices) or self.indptr[-1] != len(self.data):
             raise ValueError(f"inconsistent BM25 arrays in {folder}")
+
+    def unknown(self, terms: Sequence[str]) -> list[str]:
+        """The terms (stems) no passage holds, nor a near spelling of them (a typo, another
+        form): what the documents never mention."""
+        out = []
+        for t in terms:
+            if t in self.vocab:
+                continue
+            if len(t) >= NEAR_SPELLING_MIN:
+                cap = NEAR_SPELLING_EDITS[len(t) >= 8]
+                if any(
+                    (len(v) >= NEAR_SPELLING_MIN and (v.startswith(t) or t.startswith(v)))
+                    or _edits_within(t, v, cap)
+                    for v in self._by_initial.get(t[0], ())
+                ):
+                    continue
+            out.append(t)
+        return out
+
+    @cached_property
+    def _by_initial(self) -> dict[str, list[str]]:
+        by: dict[str, list[str]] = {}
+        for v in self.vocab:
+            if v:
+                by.setdefault(v[0], []).append(v)
+        return by
 
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """Top-k (passage row, BM25 score) with a positive score, best first."""

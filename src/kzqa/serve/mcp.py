@@ -41,7 +41,7 @@ after files were added or edited."""
 ASK = """\
 Answer a question from the indexed documents: the top k passages, best first, each with an
 exact citation. Returns the JSON of `kzqa ask --json`:
-{"question", "answered", "results": [{"rank", "score", "text",
+{"question", "answered", "abstain_reason", "results": [{"rank", "score", "text",
   "answer": {"text", "start_char", "end_char"},
   "citation": {"source", "title", "published", "start_line", "end_line", "start_char",
                "end_char", "verified", "offsets"},
@@ -50,6 +50,8 @@ exact citation. Returns the JSON of `kzqa ask --json`:
 - answered: true means the top passage answers the question (answer.text is the sentence
   that does). answered: false means no passage answers it confidently: the results are only
   the closest passages; say the documents do not answer it rather than relying on them.
+  abstain_reason then says why in words (e.g. "the documents never mention Thailand"); it is
+  null when answered is true.
 - citation.start_char/end_char are character offsets (not bytes) into the file's text:
   text[start_char:end_char] is the passage verbatim, and answer.start_char/end_char locate the
   answer sentence the same way. With "offsets": "extracted_text" (HTML files) they index the
