@@ -45,8 +45,9 @@ class Config:
     # question beats one that is vaguely near it throughout. 0 turns it off.
     sentence_weight: float = 0.5
     # Abstention: answered=false when the top passage's confidence (cosine + 0.5 x share of
-    # the question's terms it holds; search.answer.confidence) is below this. 0.5 was chosen
-    # on COVID-QA and the article vs off-topic questions (bench/harness.py, BENCHMARKS.md).
+    # the question's terms it holds - 2.0 x share no passage holds; search.answer.confidence)
+    # is below this. 0.5 was chosen on COVID-QA and the article vs off-topic and near-topic
+    # questions (bench/harness.py, BENCHMARKS.md).
     min_score: float = 0.5
     # Index type (ann.py; measured in BENCHMARKS.md): exact search below ann_threshold
     # passages (50k: ~4 ms a query on 2 busy cores), then ann_kind: "hnsw" (~0.4 ms, recall@10
