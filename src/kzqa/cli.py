@@ -197,6 +197,9 @@ def ask(
     color = sys.stdout.isatty()
     for q in questions:
         result = _run(partial(searcher.search, q, kk, mode))
+        if not json_out:  # JSON carries them as "notes"
+            for note in result.notes:
+                _err(f"kzqa: note: {note}")
         if json_out:
             print(dumps(ask_json(result, cfg.corpus)), flush=True)
         else:

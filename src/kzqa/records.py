@@ -51,6 +51,11 @@ class Answer:
     text: str
     start_char: int
     end_char: int
+    # Where the sentence lies in the file's text (1-based; 0: not known): what `file:line:col`
+    # shows. For HTML, lines of the extracted text.
+    start_line: int = 0
+    start_col: int = 0
+    end_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,9 @@ class AskResult:
     question: str
     answered: bool
     hits: list[Hit]
-    abstain_reason: str | None = None  # why answered is false, in words for the asker
+    k: int = 0  # passages asked for (0: not said)
+    repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
+    notes: tuple[str, ...] = ()  # what the user should know about how it was read
 
 
 Ranked = list[tuple[int, float]]  # (passage row, score), best first

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,29 +17,42 @@ if TYPE_CHECKING:
 
 HIGHLIGHT = ("\033[1;33m", "\033[0m")  # on a terminal: bold yellow
 PLAIN_HIGHLIGHT = ("**", "**")  # elsewhere: Markdown bold
-WIDTH = 100
+DEFAULT_WIDTH = 80  # columns, when the terminal's width is not known (not a terminal)
+MIN_WIDTH = 40  # narrower than this, wrapping would only make it worse
+QUESTION_LINES = 3  # a longer question is echoed cut to this many lines, ending in "…"
 INDENT = "   "
 
 
+def terminal_width() -> int:
+    """The terminal's width ($COLUMNS first); DEFAULT_WIDTH when it is not known."""
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
 def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "question": result.question,
         "answered": result.answered,
-        "abstain_reason": result.abstain_reason,
         "results": [hit_json(rank, hit, corpus) for rank, hit in enumerate(result.hits, 1)],
     }
+    if result.k and len(result.hits) < result.k:
+        out["fewer"] = {"asked": result.k, "repeats": result.repeats}
+    if result.notes:
+        out["notes"] = list(result.notes)
+    return out
 
 
 def hit_json(rank: int, hit: Hit, corpus: Path) -> dict[str, Any]:
-    p, src = hit.passage, hit.source
+    p, src, a = hit.passage, hit.source, hit.answer
     return {
         "rank": rank,
         "score": hit.score,
         "text": p.text,
         "answer": {
-            "text": hit.answer.text,
-            "start_char": hit.answer.start_char,
-            "end_char": hit.answer.end_char,
+            "text": a.text,
+            "start_char": a.start_char,
+            "end_char": a.end_char,
+            "start_line": a.start_line or p.start_line,
+            "end_line": a.end_line or p.end_line,
         },
         "citation": {
             "source": display_source(corpus, p.path),
@@ -59,54 +74,126 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def ask_text(result: AskResult, corpus: Path, color: bool = False) -> str:
+def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | None = None) -> str:
+    """`kzqa ask` for people, wrapped to `width` columns (default: the terminal's)."""
     on, off = HIGHLIGHT if color else PLAIN_HIGHLIGHT
-    lines = [f"Q: {result.question}"]
+    width = max(MIN_WIDTH, width or terminal_width())
+    lines = _wrap(f"Q: {_cut(result.question, QUESTION_LINES * (width - len(INDENT)))}", width)
     if not result.hits:
-        lines.append("No passage in the corpus matches this question.")
-        return "\n".join(lines)
+        lines += _wrap("No passage in the corpus matches this question.", width, "")
+        return "\n".join(lines) + "\n"
     top = result.hits[0]
     if result.answered:
-        lines.append(f"A: {top.answer.text}")
+        lines += _wrap(f"A: {top.answer.text}", width)
     else:
-        if result.abstain_reason:
-            lines.append(f"Not answered: {result.abstain_reason}.")
-        lines.append(
+        lines += _wrap(
             "No passage in the corpus answers this confidently; the closest was "
-            f"{_where(top, corpus)}:"
+            f"{_where(top, corpus)}:",
+            width,
+            "",
         )
-        lines.append(f"   {top.answer.text}")
+        lines += _wrap(f"{INDENT}{top.answer.text}", width)
+    if result.k and len(result.hits) < result.k:
+        n, k = len(result.hits), result.k
+        lines += _wrap(
+            f"{n} of {k}: the others repeat these"
+            if result.repeats
+            else f"only {n} passage{'s' if n > 1 else ''} match{'es' if n == 1 else ''}",
+            width,
+            "",
+        )
     lines.append("")
     for rank, hit in enumerate(result.hits, 1):
         p, src = hit.passage, hit.source
+        span = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
+        extracted = src.kind == "html"
+        parts = [
+            f"{rank}. {_where(hit, corpus)}",
+            f"score {hit.score:.3f}",
+            f"lines {span}  chars {p.start_char}-{p.end_char}"
+            + (" (lines and chars of the page's extracted text)" if extracted else ""),
+        ]
+        if not src.verified:
+            parts.append("[STALE: the file no longer holds this text]")
+        lines += _fill(parts, width)
         meta = " · ".join(x for x in (f'"{src.title}"' if src.title else None, src.published) if x)
-        lines.append(
-            f"{rank}. {_where(hit, corpus)}  score {hit.score:.3f}"
-            f"  chars {p.start_char}-{p.end_char}"
-            + ("" if src.verified else "  [STALE: the file no longer holds this text]")
-        )
         if meta:
-            lines.append(f"{INDENT}{meta}")
-        lines.extend(_highlighted(hit, on, off))
+            lines += _wrap(f"{INDENT}{meta}", width)
+        lines.extend(_highlighted(hit, on, off, width))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cut(text: str, limit: int) -> str:
+    """text, or its first `limit` characters (ending at a word) and an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head).rstrip() + "…"
+
+
+def _wrap(text: str, width: int, indent: str = INDENT) -> list[str]:
+    """text wrapped to width; the lines after the first indented (words are never split, so a
+    long path stays whole)."""
+    lead = len(text) - len(text.lstrip(" "))
+    return textwrap.wrap(
+        text[lead:],
+        width,
+        initial_indent=text[:lead],
+        subsequent_indent=indent if indent else text[:lead],
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [""]
+
+
+def _fill(parts: list[str], width: int) -> list[str]:
+    """parts joined by two spaces, each kept whole, on as many lines as the width needs."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += f"  {part}"
+        else:
+            lines.append(f"{INDENT}{part}")
+    return lines
+
+
 def _where(hit: Hit, corpus: Path) -> str:
-    p = hit.passage
-    lines = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
-    return f"{display_source(corpus, p.path)}:{lines}"
+    """The answer sentence's file:line:col (file:line when the column is not known), the form
+    editors and terminals open; a path with a space is quoted."""
+    p, a = hit.passage, hit.answer
+    line = a.start_line or p.start_line
+    where = f"{display_source(corpus, p.path)}:{line}" + (f":{a.start_col}" if a.start_col else "")
+    return shlex.quote(where) if any(c.isspace() for c in where) else where
 
 
-def _highlighted(hit: Hit, on: str, off: str) -> list[str]:
+def _highlighted(hit: Hit, on: str, off: str, width: int) -> list[str]:
     """The passage, wrapped, with the answer sentence marked."""
     p, a = hit.passage, hit.answer
     before = p.text[: a.start_char - p.start_char]
     after = p.text[a.end_char - p.start_char :]
-    marker_on, marker_off = "\x00", "\x01"  # placeholders survive wrapping; swapped after
-    flat = " ".join(f"{before}{marker_on}{a.text}{marker_off}{after}".split())
-    wrapped = textwrap.wrap(flat, WIDTH - len(INDENT), break_on_hyphens=False)
-    return [INDENT + line.replace(marker_on, on).replace(marker_off, off) for line in wrapped]
+    # Placeholders as wide as the marks are seen (** is; terminal colours take no room) are
+    # wrapped with the text, then swapped for the marks.
+    seen_on, seen_off = (
+        ("\x00" * len(on), "\x01" * len(off)) if not on.startswith("\033") else ("", "")
+    )
+    words = " ".join(before.split()), " ".join(a.text.split()), " ".join(after.split())
+    flat = f"{words[0]} {seen_on}{words[1]}{seen_off} {words[2]}".strip()
+    wrapped = _wrap(f"{INDENT}{flat}", width)
+    if seen_on:
+        return [line.replace(seen_on, on).replace(seen_off, off) for line in wrapped]
+    # Colour: mark by position, since the codes have no width to wrap with.
+    out, pos = [], 0
+    a_start = len(words[0]) + 1 if words[0] else 0
+    a_end = a_start + len(words[1])
+    for line in wrapped:
+        body = line[len(INDENT) :]
+        at = flat.index(body, pos)
+        pos = at + len(body)
+        s, e = max(a_start, at) - at, min(a_end, pos) - at
+        if s < e:
+            body = body[:s] + on + body[s:e] + off + body[e:]
+        out.append(INDENT + body)
+    return out
 
 
 def read_text(span: dict[str, Any], color: bool = False) -> str:

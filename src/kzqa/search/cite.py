@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import FileEntry, read_document
-from ..records import Passage
+from ..records import Answer, Passage
 
 
 class SpanChecker:
@@ -27,3 +28,19 @@ class SpanChecker:
             self.texts[p.path] = doc.text if doc else None
         text = self.texts[p.path]
         return text is not None and text[p.start_char : p.end_char] == p.text
+
+    def locate(self, p: Passage, answer: Answer) -> Answer:
+        """The answer with its lines and first column: from the file's text when it still holds
+        the passage (verify() first), else from the passage alone (column not known)."""
+        offset = answer.start_char - p.start_char
+        line = p.start_line + p.text.count("\n", 0, offset)
+        end_line = p.start_line + p.text.count(
+            "\n", 0, max(offset, answer.end_char - 1 - p.start_char)
+        )
+        text = self.texts.get(p.path)
+        col = 0
+        if text is not None and text[p.start_char : p.end_char] == p.text:
+            col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
+        elif "\n" in p.text[:offset]:
+            col = offset - p.text.rfind("\n", 0, offset)
+        return replace(answer, start_line=line, start_col=col, end_line=end_line)
