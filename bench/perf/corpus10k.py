@@ -17,8 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 SOURCES = [
-    Path("/work/shared/eval/covidqa/corpus.jsonl"),
-    Path("/work/shared/eval/scifact/corpus.jsonl"),
+    ROOT.parent / "shared" / "eval" / "covidqa" / "corpus.jsonl",
+    ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl",
 ]
 
 

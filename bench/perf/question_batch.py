@@ -22,7 +22,7 @@ from kzqa.embed.onnx import OnnxEncoder
 from kzqa.store import read_manifest
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
-QUESTIONS = Path("/work/shared/eval/covidqa/queries.jsonl")
+QUESTIONS = ROOT.parent / "shared" / "eval" / "covidqa" / "queries.jsonl"
 
 
 def main() -> None:

@@ -52,8 +52,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 QUERIES = [
-    Path("/work/shared/eval/covidqa/queries.jsonl"),
-    Path("/work/shared/eval/scifact/queries.jsonl"),
+    ROOT.parent / "shared" / "eval" / "covidqa" / "queries.jsonl",
+    ROOT.parent / "shared" / "eval" / "scifact" / "queries.jsonl",
 ]
 HZ = os.sysconf("SC_CLK_TCK")
 # Started as `python -c LAUNCH HTTP kzqa-args…`: names the code it runs, forces uvicorn's HTTP
