@@ -84,6 +84,7 @@ class AskResult:
     question: str
     answered: bool
     hits: list[Hit]
+    abstain_reason: str | None = None  # why answered is false, in words for the asker
     k: int = 0  # passages asked for (0: not said)
     repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
     notes: tuple[str, ...] = ()  # what the user should know about how it was read

@@ -32,6 +32,7 @@ def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "question": result.question,
         "answered": result.answered,
+        "abstain_reason": result.abstain_reason,
         "results": [hit_json(rank, hit, corpus) for rank, hit in enumerate(result.hits, 1)],
     }
     if result.k and len(result.hits) < result.k:
@@ -86,6 +87,8 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
     if result.answered:
         lines += _wrap(f"A: {top.answer.text}", width)
     else:
+        if result.abstain_reason:
+            lines += _wrap(f"Not answered: {result.abstain_reason}.", width, "")
         lines += _wrap(
             "No passage in the corpus answers this confidently; the closest was "
             f"{_where(top, corpus)}:",

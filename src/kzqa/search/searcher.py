@@ -14,12 +14,12 @@ from .. import store
 from ..config import MODES, Config
 from ..embed import Embedder, open_question_encoder
 from ..errors import StoreError, UsageError
-from ..records import Answer, AskResult, Hit, Ranked, Source, best_first
+from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
-from .answer import choose_answers, confidence
+from .answer import abstain_reason, choose_answers, confidence
 from .cite import SpanChecker
 from .dense import open_dense, search, search_exact
-from .lexical import Lexical, content_stems, open_lexical
+from .lexical import Lexical, content_stems, open_lexical, question_terms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -251,15 +251,20 @@ class Searcher:
         dense, bm25 = found.dense, found.bm25
         chosen, repeats = self._distinct(question, qvec, self.rank(found, mode), k)
         checker = SpanChecker(self.cfg.corpus)
-        terms = content_stems(question)
+        terms = question_terms(question)
+        unknown = self.lexical.unknown(list(terms))
         hits = []
+        edited = 0
         for row, score, answer in chosen:
             p = passages[row]
+            if p.hash and text_hash(p.text) != p.hash:
+                edited += 1  # passages.jsonl changed since the build: its text is not shown
+                continue
             cosine = dense.get(row, 0.0)
             evidence = {"dense": round(cosine, 4)}
             if row in bm25:
                 evidence["bm25"] = round(bm25[row], 4)
-            evidence["confidence"] = round(confidence(terms, p.text, cosine), 4)
+            evidence["confidence"] = round(confidence(terms, p.text, cosine, len(unknown)), 4)
             meta = self.manifest.files.get(p.path, {})
             source = Source(
                 meta.get("title"),
@@ -270,14 +275,34 @@ class Searcher:
             answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
         top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
+        answered = bool(hits) and top >= self.cfg.min_score and not edited
+        reason = None
+        if edited:
+            reason = (
+                f"{edited} of the closest passages changed in the index since it was built "
+                f"(their text no longer matches its hash) and are not shown; {store.REBUILD}"
+            )
+        elif hits and not answered:
+            held = len(set(terms) & content_stems(hits[0].passage.text))
+            reason = abstain_reason(
+                [terms[t] for t in unknown], held, len(terms), top, self.cfg.min_score
+            )
         return AskResult(
             question,
-            bool(hits) and top >= self.cfg.min_score,
+            answered,
             hits,
+            reason,
             k=k,
             repeats=repeats,
             notes=self._notes(question, mode),
         )
+
+    def confidence(self, question: str, row: int, cosine: float) -> float:
+        """The confidence of one passage row for a question, as search() computes it (for
+        bench/harness.py)."""
+        terms = question_terms(question)
+        unknown = self.lexical.unknown(list(terms))
+        return confidence(terms, self.generation.passages[row].text, cosine, len(unknown))
 
     def _notes(self, question: str, mode: str) -> tuple[str, ...]:
         """A question past the model's window is read only in part by it: say so."""
