@@ -7,6 +7,7 @@ from pathlib import Path
 from conftest import ARTICLE
 from kzqa import store
 from kzqa.records import AskResult
+from kzqa.render import ask_json
 
 LUBAN = "How many Luban Workshops has Kazakhstan hosted?"
 FAIR = "Where was the Study in Kazakhstan education fair held?"
@@ -47,3 +48,25 @@ def test_ask_on_a_fresh_project_builds_the_index_and_cites_the_article(project: 
     for r in many:
         for hit in r.hits:
             assert text[hit.answer.start_char : hit.answer.end_char] == hit.answer.text
+
+
+def test_the_readme_library_example_runs(real_project: Path, capsys) -> None:
+    import re
+
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Using it as a library", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"corpus/{ARTICLE.name}:17:1 3.31")
+    assert out[0].endswith(
+        "hosted three Luban Workshops - more than in any other country in the world."
+    )
+    assert "True" in out
+    assert scope["other"].corpus == Path("/data/notes")
+    assert "Urumqi" in out[-1]
+    result = scope["result"]
+    assert result.as_dict() == ask_json(result, Path("corpus"))  # one shape, one place

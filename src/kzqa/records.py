@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Source:
     published: str | None
     kind: str  # "text", "markdown" or "html" (HTML offsets refer to the extracted text)
     verified: bool  # the cited span was re-read from the file and still holds the passage
+    # The file as the user would open it: corpus/… when the corpus is under the working
+    # directory, otherwise absolute ("": not known; Hit.path then falls back).
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,40 @@ class Hit:
     source: Source
     scores: dict[str, float] = field(default_factory=dict)  # per-retriever evidence
 
+    @property
+    def path(self) -> str:
+        """The cited file as the user would open it (a citation's `source`)."""
+        return self.source.path or self.passage.path
+
+    def as_dict(self, rank: int) -> dict[str, Any]:
+        """One result of `kzqa ask --json`."""
+        p, src, a = self.passage, self.source, self.answer
+        return {
+            "rank": rank,
+            "score": self.score,
+            "text": p.text,
+            "answer": {
+                "text": a.text,
+                "start_char": a.start_char,
+                "end_char": a.end_char,
+                "start_line": a.start_line or p.start_line,
+                "end_line": a.end_line or p.end_line,
+            },
+            "citation": {
+                "source": self.path,
+                "title": src.title,
+                "published": src.published,
+                "start_line": p.start_line,
+                "end_line": p.end_line,
+                "start_char": p.start_char,
+                "end_char": p.end_char,
+                "verified": src.verified,
+                # HTML is cited in its extracted visible text, not in the raw markup.
+                "offsets": "extracted_text" if src.kind == "html" else "file_text",
+            },
+            "scores": self.scores,
+        }
+
 
 @dataclass(frozen=True)
 class AskResult:
@@ -88,6 +126,20 @@ class AskResult:
     k: int = 0  # passages asked for (0: not said)
     repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
     notes: tuple[str, ...] = ()  # what the user should know about how it was read
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `kzqa ask --json` prints (README: "JSON output of `kzqa ask --json`")."""
+        out: dict[str, Any] = {
+            "question": self.question,
+            "answered": self.answered,
+            "abstain_reason": self.abstain_reason,
+            "results": [hit.as_dict(rank) for rank, hit in enumerate(self.hits, 1)],
+        }
+        if self.k and len(self.hits) < self.k:
+            out["fewer"] = {"asked": self.k, "repeats": self.repeats}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 Ranked = list[tuple[int, float]]  # (passage row, score), best first

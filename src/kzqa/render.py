@@ -6,6 +6,7 @@ import json
 import shlex
 import shutil
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,46 +30,15 @@ def terminal_width() -> int:
 
 
 def ask_json(result: AskResult, corpus: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "question": result.question,
-        "answered": result.answered,
-        "abstain_reason": result.abstain_reason,
-        "results": [hit_json(rank, hit, corpus) for rank, hit in enumerate(result.hits, 1)],
-    }
-    if result.k and len(result.hits) < result.k:
-        out["fewer"] = {"asked": result.k, "repeats": result.repeats}
-    if result.notes:
-        out["notes"] = list(result.notes)
-    return out
+    """`kzqa ask --json`: result.as_dict(), each path as the user opens it from here."""
+    if all(hit.source.path for hit in result.hits):
+        return result.as_dict()
+    hits = [replace(h, source=replace(h.source, path=_path(h, corpus))) for h in result.hits]
+    return replace(result, hits=hits).as_dict()
 
 
-def hit_json(rank: int, hit: Hit, corpus: Path) -> dict[str, Any]:
-    p, src, a = hit.passage, hit.source, hit.answer
-    return {
-        "rank": rank,
-        "score": hit.score,
-        "text": p.text,
-        "answer": {
-            "text": a.text,
-            "start_char": a.start_char,
-            "end_char": a.end_char,
-            "start_line": a.start_line or p.start_line,
-            "end_line": a.end_line or p.end_line,
-        },
-        "citation": {
-            "source": display_source(corpus, p.path),
-            "title": src.title,
-            "published": src.published,
-            "start_line": p.start_line,
-            "end_line": p.end_line,
-            "start_char": p.start_char,
-            "end_char": p.end_char,
-            "verified": src.verified,
-            # HTML is cited in its extracted visible text, not in the raw markup.
-            "offsets": "extracted_text" if src.kind == "html" else "file_text",
-        },
-        "scores": hit.scores,
-    }
+def _path(hit: Hit, corpus: Path) -> str:
+    return hit.source.path or display_source(corpus, hit.passage.path)
 
 
 def dumps(obj: Any) -> str:
@@ -165,7 +135,7 @@ def _where(hit: Hit, corpus: Path) -> str:
     editors and terminals open; a path with a space is quoted."""
     p, a = hit.passage, hit.answer
     line = a.start_line or p.start_line
-    where = f"{display_source(corpus, p.path)}:{line}" + (f":{a.start_col}" if a.start_col else "")
+    where = f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else "")
     return shlex.quote(where) if any(c.isspace() for c in where) else where
 
 
