@@ -107,3 +107,30 @@ def test_colour_marks_the_answer_across_wrapped_lines(tmp_path: Path) -> None:
     )
     out = ask_text(AskResult("q?", True, [hit]), tmp_path, color=True, width=50)
     assert "\033[1;33mThe answer sentence is here.\033[0m" in out.replace("\n   ", " ")
+
+
+def test_index_summary_names_the_files_and_watch_lines_say_when(
+    real_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from kzqa.ops import watch
+
+    corpus = real_project / "corpus"
+    for i in range(5):
+        (corpus / f"n{i}.txt").write_text(f"Note {i} about Almaty.\n", encoding="utf-8")
+    article = next(corpus.glob("academic-*.txt"))
+    article.rename(corpus / "article.txt")
+
+    def one_cycle(cfg, on_change, stop=lambda: False) -> None:
+        (corpus / "n0.txt").unlink()
+        on_change()
+
+    monkeypatch.setattr(watch, "watch_corpus", one_cycle)
+    result = runner.invoke(app, ["index", "--watch"])
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.splitlines()
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d indexed 6 documents", first)
+    assert "5 added (n0.txt, n1.txt, n2.txt and 2 more)" in first
+    assert f"1 renamed ({article.name} -> article.txt)" in first
+    assert "1 removed (n0.txt)" in second and "5 unchanged" in second

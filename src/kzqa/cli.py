@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from functools import partial
@@ -130,7 +131,7 @@ def index(
 
     cfg = _config(config, corpus, index)
 
-    def once(full_build: bool) -> None:
+    def once(full_build: bool, stamp: bool = False) -> None:
         report = build_index(cfg, full=full_build, progress=_progress("embedding"), wait=wait)
         for warning in report.warnings:
             _err(f"kzqa: warning: {warning}")
@@ -141,14 +142,16 @@ def index(
         else:
             from .render import index_text
 
-            print(index_text(report), flush=True)
+            # Under --watch each line says when: a log that runs for hours is read by time.
+            when = time.strftime("%Y-%m-%d %H:%M:%S ") if stamp else ""
+            print(when + index_text(report), flush=True)
 
-    _run(lambda: once(full))
+    _run(lambda: once(full, stamp=watch))
     if watch:
         from .ops.watch import watch_corpus
 
         _err(f"kzqa: watching {cfg.corpus} (Ctrl-C to stop)")
-        _run(lambda: watch_corpus(cfg, lambda: _keep_going(lambda: once(False))))
+        _run(lambda: watch_corpus(cfg, lambda: _keep_going(lambda: once(False, stamp=True))))
 
 
 @app.command()

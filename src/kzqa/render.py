@@ -229,13 +229,29 @@ def eval_text(report: dict[str, Any], k: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def index_text(report: BuildReport) -> str:
-    """`kzqa index` for people: one line."""
-    moved = f", {len(report.renamed)} renamed" if report.renamed else ""
+def index_text(report: BuildReport, names: int = 3) -> str:
+    """`kzqa index` for people: one line, naming up to `names` files of each kind of change."""
+    renamed = [f"{old} -> {new}" for old, new in report.renamed]
+    kinds = [
+        ("added", report.added),
+        ("changed", report.changed),
+        ("removed", report.removed),
+        ("renamed", renamed),
+    ]
+    parts = [f"{len(files)} {kind}" + _named(files, names) for kind, files in kinds if files]
+    parts.append(f"{len(report.unchanged)} unchanged")
     why = f"; full rebuild: {report.rebuilt}" if report.rebuilt else ""
     return (
         f"indexed {report.documents} documents, {report.passages_total} passages: "
-        f"{len(report.added)} added, {len(report.changed)} changed, "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged{moved}; "
+        f"{', '.join(parts)}; "
         f"embedded {report.passages_embedded} passages in {report.seconds:.1f}s{why}"
     )
+
+
+def _named(files: list[str], names: int) -> str:
+    """(a.txt, b.txt and 3 more)"""
+    if not files:
+        return ""
+    shown = ", ".join(files[:names])
+    rest = len(files) - names
+    return f" ({shown}" + (f" and {rest} more" if rest > 0 else "") + ")"
