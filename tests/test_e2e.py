@@ -99,7 +99,7 @@ def test_unrelated_question_is_not_answered(real_project: Path) -> None:
     assert out["answered"] is False
     assert out["results"]  # the closest passages are still shown
     text = runner.invoke(app, ["ask", "What is the boiling point of liquid nitrogen?"]).stdout
-    assert "No passage in the corpus answers this confidently; the closest was" in text
+    assert "No passage in the corpus answers this confidently. The closest, at" in text
 
 
 def test_file_of_questions_answers_each_line_in_order(real_project: Path) -> None:

@@ -134,3 +134,11 @@ def test_index_summary_names_the_files_and_watch_lines_say_when(
     assert "5 added (n0.txt, n1.txt, n2.txt and 2 more)" in first
     assert f"1 renamed ({article.name} -> article.txt)" in first
     assert "1 removed (n0.txt)" in second and "5 unchanged" in second
+
+
+def test_the_closest_quote_fits_too(real_project: Path) -> None:
+    out, _ = ask("How many Luban Workshops does Thailand have?", "-k", "1", columns=60)
+    assert "answers this confidently. The closest, at" in " ".join(out.split())
+    assert "\ncorpus/academic-exchanges-china-kazakhstan.txt:17:1, says:\n" in out
+    assert "   In addition, Kazakhstan has hosted three Luban" in out
+    assert max(len(line) for line in out.splitlines()) <= 60

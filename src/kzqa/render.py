@@ -60,8 +60,8 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
         if result.abstain_reason:
             lines += _wrap(f"Not answered: {result.abstain_reason}.", width, "")
         lines += _wrap(
-            "No passage in the corpus answers this confidently; the closest was "
-            f"{_where(top, corpus)}:",
+            "No passage in the corpus answers this confidently. The closest, at "
+            f"{_where(top, corpus)}, says:",
             width,
             "",
         )
