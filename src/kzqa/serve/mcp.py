@@ -42,10 +42,11 @@ ASK = """\
 Answer a question from the indexed documents: the top k passages, best first, each with an
 exact citation. Returns the JSON of `kzqa ask --json`:
 {"question", "answered", "abstain_reason", "results": [{"rank", "score", "text",
-  "answer": {"text", "start_char", "end_char"},
+  "answer": {"text", "start_char", "end_char", "start_line", "end_line"},
   "citation": {"source", "title", "published", "start_line", "end_line", "start_char",
                "end_char", "verified", "offsets"},
-  "scores": {"dense", "bm25", "confidence"}}]}
+  "scores": {"dense", "bm25", "confidence"}}],
+ "fewer": {"asked", "repeats"}, "notes": [...]}   (these two only when there is one)
 
 - answered: true means the top passage answers the question (answer.text is the sentence
   that does). answered: false means no passage answers it confidently: the results are only
@@ -61,6 +62,9 @@ exact citation. Returns the JSON of `kzqa ask --json`:
   holds the passage; false means the file changed since it was indexed.
 - start_line/end_line are 1-based and inclusive; title/published come from the file itself
   (null when it says nothing); a higher score is better, scores hold each retriever's evidence.
+- fewer: fewer results than k came back; repeats counts passages left out because they
+  repeat one shown (0: no other passage matches). notes: how the question was read (a
+  question past the model's window is read only in part by the dense model).
 - results is empty only when no passage matches at all (mode "bm25" and no word of the
   question occurs in the documents)."""
 
