@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,3 +113,23 @@ def as_format_1(project: Path) -> str:
     manifest.format = 1
     write_text_atomic(index / store.MANIFEST, manifest.to_json())
     return manifest.generation
+
+
+@contextmanager
+def serving(**options: Any) -> Iterator[Any]:
+    """A real `kzqa serve` (make_server) on a free port in a thread, for the project in the
+    working directory; what it logs is kept in .logged."""
+    from kzqa.serve import make_server
+
+    logged: list[str] = []
+    srv = make_server(load_config(None), port=0, log=logged.append, **options)
+    srv.logged = logged  # type: ignore[attr-defined]
+    srv.service.poll = 0.05
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)

@@ -6,20 +6,15 @@ import os
 import shutil
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kzqa.serve import Server
-from test_http import serving
+from test_page import server as page_server
 
 pytestmark = pytest.mark.slow
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
-HOSTILE = (
-    "Field notes\n\nThe camel <script>window.pwned = 1; document.title = 'pwned'</script> is old. "
-    '<img src=x onerror="window.pwned = 2"> Zhuldyz the camel lives in Almaty.\n'
-)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -37,15 +32,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def server(real_project: Path) -> Iterator[Server]:
-    (real_project / "corpus" / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
-    from kzqa.build import build_index
-    from kzqa.config import load_config
-
-    build_index(load_config(None))
-    with serving() as srv:
-        yield srv
+server = page_server  # the article and a hostile file, served (tests/test_page.py)
 
 
 @pytest.fixture

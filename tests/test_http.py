@@ -7,34 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from conftest import serving
 from kzqa import store
-from kzqa.config import load_config
 from kzqa.files import write_text_atomic
-from kzqa.serve import Server, make_server
+from kzqa.serve import Server
 from test_server import QUESTION, call, cli_json, get
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def serving(**options) -> Iterator[Server]:
-    logged: list[str] = []
-    srv = make_server(load_config(None), port=0, log=logged.append, **options)
-    srv.logged = logged  # type: ignore[attr-defined]
-    srv.service.poll = 0.05
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=10)
 
 
 def raw(address: tuple, data: bytes) -> tuple[int, dict]:

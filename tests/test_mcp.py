@@ -17,9 +17,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from typer.testing import CliRunner
 
+from conftest import serving
 from kzqa import store
 from kzqa.cli import app
-from test_http import serving
 from test_server import QUESTION
 from test_server import call as http_call
 

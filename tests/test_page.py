@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import serving
 from kzqa.serve import Server
-from test_http import serving
 
 pytestmark = pytest.mark.slow
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 HOSTILE = (
-    "Field notes\n\nThe camel <script>document.title='pwned'</script> is old. "
-    "<img src=x onerror=\"document.title='pwned'\"> Zhuldyz the camel lives in Almaty.\n"
+    "Field notes\n\nThe camel <script>window.pwned = 1; document.title = 'pwned'</script> is "
+    "old. <img src=x onerror=\"window.pwned = 2\"> Zhuldyz the camel lives in Almaty.\n"
 )
 
 
@@ -81,10 +81,10 @@ def test_document_text_is_escaped_everywhere(server: Server) -> None:
     q = "What is the camel in Almaty called?"
     _, _, page = fetch(server, "/?" + urllib.parse.urlencode({"q": q, "k": 5}))
     assert "Zhuldyz" in page
-    assert "<script>document" not in page and "<img src=x" not in page
+    assert "<script>window" not in page and "<img src=x" not in page
     assert "&lt;script&gt;" in page
     _, _, doc = fetch(server, "/doc?source=hostile.txt")
-    assert "<script>document" not in doc and "&lt;img src=x onerror" in doc
+    assert "<script>window" not in doc and "&lt;img src=x onerror" in doc
 
 
 def test_the_raw_file_is_plain_text_in_a_sandbox(server: Server) -> None:

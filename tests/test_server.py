@@ -8,34 +8,21 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import serving
 from kzqa.cli import app
 from kzqa.config import load_config
-from kzqa.serve import Server, is_loopback, make_server
+from kzqa.serve import Server, is_loopback
 
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 runner = CliRunner()
 
 
-@contextmanager
-def running() -> Iterator[Server]:
-    logged: list[str] = []
-    srv = make_server(load_config(None), port=0, log=logged.append)
-    srv.logged = logged  # type: ignore[attr-defined]
-    srv.service.poll = 0.05
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=10)
+running = serving  # a real server in a thread (conftest.serving)
 
 
 @pytest.fixture
