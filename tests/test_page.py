@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 HOSTILE = (
     "Field notes\n\nThe camel <script>window.pwned = 1; document.title = 'pwned'</script> is "
-    "old. <img src=x onerror=\"window.pwned = 2\"> Zhuldyz the camel lives in Almaty.\n"
+    'old. <img src=x onerror="window.pwned = 2"> Zhuldyz the camel lives in Almaty.\n'
 )
 
 
