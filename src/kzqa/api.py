@@ -13,14 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
-from .corpus import (
-    FileEntry,
-    changes_since,
-    corpus_paths,
-    display_source,
-    inside,
-    read_document,
-)
+from .corpus import changes_since, corpus_paths, display_source, inside, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
 from .records import AskResult
 from .search import Searcher, check_mode, check_question
@@ -143,8 +136,7 @@ def _reopen(cfg: Config, previous: Searcher | None) -> Searcher:
     old, new = previous.manifest, generation.manifest
     if new.generation == old.generation:
         return previous
-    same_model = (new.model_fingerprint, new.onnx) == (old.model_fingerprint, old.onnx)
-    return Searcher(cfg, generation, previous.encoder if same_model else None)
+    return Searcher(cfg, generation, previous.encoder_for(generation))
 
 
 def read_span(
@@ -171,12 +163,10 @@ def read_span(
             hint="give a citation's source as `kzqa ask` prints it, or a path relative to "
             f"{cfg.corpus}; a new file is indexed by `kzqa index`",
         )
-    full = inside(cfg.corpus, path)
-    if full is None:
+    if inside(cfg.corpus, path) is None:
         raise UsageError(f"{source} leads outside the corpus folder; kzqa reads nothing there")
     try:
-        st = full.stat()
-        doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))
+        doc = read_file(cfg.corpus, path)
     except OSError as exc:
         raise CorpusError(
             f"cannot read {display_source(cfg.corpus, path)}: {exc.strerror or exc}",

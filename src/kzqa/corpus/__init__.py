@@ -3,7 +3,7 @@ since the index was built (changes)."""
 
 from .changes import Changes, changes_since, compare
 from .paths import corpus_paths, display_source, inside
-from .read import decode, read_document
+from .read import decode, read_document, read_file
 from .scan import KINDS, FileEntry, Scan, scan_corpus
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "display_source",
     "inside",
     "read_document",
+    "read_file",
     "scan_corpus",
 ]

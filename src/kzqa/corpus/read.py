@@ -43,6 +43,15 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
     return doc, warnings
 
 
+def read_file(root: Path, path: str) -> Document | None:
+    """The corpus file at `path` (relative to root) read as a build reads it, for re-reading a
+    cited file; None when it holds no usable text. OSError when it is gone."""
+    full = root / path
+    st = full.stat()
+    doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))
+    return doc
+
+
 def decode(raw: bytes) -> tuple[str, str]:
     """UTF-8 when it is; otherwise cp1252 (Windows text), then latin-1, which never fails."""
     for encoding in ("utf-8", "cp1252"):

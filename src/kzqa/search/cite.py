@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..corpus import FileEntry, read_document
+from ..corpus import read_file
 from ..records import Answer, Passage
 
 
@@ -19,10 +19,8 @@ class SpanChecker:
     def verify(self, p: Passage) -> bool:
         """Whether the file, read as the index read it, still holds p's text at p's span."""
         if p.path not in self.texts:
-            path = self.corpus / p.path
             try:
-                st = path.stat()
-                doc, _ = read_document(FileEntry(p.path, path, st.st_size, st.st_mtime_ns))
+                doc = read_file(self.corpus, p.path)
             except OSError:
                 doc = None
             self.texts[p.path] = doc.text if doc else None

