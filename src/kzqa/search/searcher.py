@@ -18,7 +18,7 @@ from ..errors import StoreError, UsageError
 from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
 from .answer import abstain_reason, choose_answers, confidence
-from .cite import SpanChecker
+from .cite import FileTexts, SpanChecker
 from .dense import open_dense, search, search_exact
 from .lexical import Lexical, content_stems, main_script, open_lexical, question_terms
 
@@ -113,6 +113,7 @@ class Searcher:
         `questions`: a cache of question vectors (a server's), or none."""
         self.cfg = cfg
         self.questions = questions
+        self.files = FileTexts()  # cited files' texts, re-read when their stat data moves
         self.generation = generation
         self.manifest = generation.manifest
         if encoder is None:
@@ -265,7 +266,7 @@ class Searcher:
         found = self.candidates([question], qvec[None, :], pool, mode)[0]
         dense, bm25 = found.dense, found.bm25
         chosen, repeats = self._distinct(question, qvec, self.rank(found, mode), k)
-        checker = SpanChecker(self.cfg.corpus)
+        checker = SpanChecker(self.cfg.corpus, self.files)
         terms = question_terms(question)
         unknown = self.lexical.unknown(list(terms))
         hits = []
