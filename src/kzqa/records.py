@@ -70,6 +70,7 @@ class Source:
     # The file as the user would open it: corpus/… when the corpus is under the working
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""
+    author: str | None = None  # when the document states one
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,10 @@ class Hit:
         }
 
 
+# The metadata fields a question about a document itself may ask for, in words.
+DOCUMENT_FIELDS = {"published": "date", "author": "author", "title": "title"}
+
+
 @dataclass(frozen=True)
 class AskResult:
     question: str
@@ -126,6 +131,9 @@ class AskResult:
     k: int = 0  # passages asked for (0: not said)
     repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
     notes: tuple[str, ...] = ()  # what the user should know about how it was read
+    # A question about the top hit's document itself, answered from its metadata:
+    # (field, value), e.g. ("published", "2025-12-04").
+    about: tuple[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `kzqa ask --json` prints (README: "JSON output of `kzqa ask --json`")."""
@@ -139,6 +147,9 @@ class AskResult:
             out["fewer"] = {"asked": self.k, "repeats": self.repeats}
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.about and self.hits:
+            name, value = self.about
+            out["about_document"] = {"field": name, "value": value, "source": self.hits[0].path}
         return out
 
 

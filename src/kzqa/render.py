@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import display_source
-from .records import AskResult, Hit
+from .records import DOCUMENT_FIELDS, AskResult, Hit
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -54,7 +54,12 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
         lines += _wrap("No passage in the corpus matches this question.", width, "")
         return "\n".join(lines) + "\n"
     top = result.hits[0]
-    if result.answered:
+    if result.about:
+        name, value = result.about
+        lines += _wrap(
+            f"A: {value} (the {DOCUMENT_FIELDS[name]} {_quoted(_path(top, corpus))} states)", width
+        )
+    elif result.answered:
         lines += _wrap(f"A: {top.answer.text}", width)
     else:
         if result.abstain_reason:
@@ -135,7 +140,11 @@ def _where(hit: Hit, corpus: Path) -> str:
     editors and terminals open; a path with a space is quoted."""
     p, a = hit.passage, hit.answer
     line = a.start_line or p.start_line
-    where = f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else "")
+    return _quoted(f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else ""))
+
+
+def _quoted(where: str) -> str:
+    """A path as a shell takes it: quoted when it holds a space."""
     return shlex.quote(where) if any(c.isspace() for c in where) else where
 
 
