@@ -13,8 +13,8 @@ class Document:
     """One corpus file, read into the text that offsets refer to."""
 
     path: str  # relative to the corpus folder, with forward slashes
-    text: str  # file text (for HTML: the extracted visible text)
-    kind: str  # "text", "markdown" or "html"
+    text: str  # file text (for HTML, Word and OpenDocument: the extracted text)
+    kind: str  # "text", "markdown", "html", "docx" or "odt"
     title: str | None = None
     published: str | None = None  # ISO date, only when the file states one
     sha256: str = ""
@@ -23,6 +23,7 @@ class Document:
     # Where each heading paragraph starts in text (HTML <h1>-<h6>; Markdown's are read from
     # its `#` lines): the chunker keeps a heading with the text below it.
     headings: tuple[int, ...] = ()
+    author: str | None = None  # only when the file states one (page or document metadata)
 
 
 @dataclass(frozen=True)
