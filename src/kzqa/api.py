@@ -15,7 +15,7 @@ from . import store
 from .config import Config
 from .corpus import changes_since, corpus_paths, display_source, inside, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
-from .records import AskResult
+from .records import AskResult, offsets_of
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
@@ -193,5 +193,5 @@ def read_span(
         "before": text[max(0, start_char - context) : start_char],
         "after": text[end_char : end_char + context],
         "verified": doc.sha256 == manifest.files[path]["sha256"],
-        "offsets": "extracted_text" if doc.kind == "html" else "file_text",
+        "offsets": offsets_of(doc.kind),
     }

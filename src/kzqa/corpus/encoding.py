@@ -90,7 +90,7 @@ def decode(raw: bytes, declared: str | None = None) -> Decoded:
         pass
     for encoding in guesses(raw):
         try:
-            return Decoded(raw.decode(encoding), encoding, "detected")
+            return Decoded(raw.decode(encoding), codecs.lookup(encoding).name, "detected")
         except UnicodeDecodeError:
             continue
     return Decoded(raw.decode("latin-1"), "latin-1", "detected")  # never fails
@@ -110,3 +110,11 @@ def guesses(raw: bytes) -> list[str]:
         known = match.language not in ("Unknown", "")
         scored.append((match.chaos, -match.coherence, not known, rank.get(name, len(rank)), name))
     return [name for *_, name in sorted(scored)] + ["cp1252"]
+
+
+def web_name(encoding: str) -> str:
+    """Python's name of an encoding as a Content-Type charset browsers read."""
+    name = codecs.lookup(encoding).name
+    if name.startswith("cp125"):
+        return "windows-" + name[2:]
+    return {"cp932": "shift_jis", "euc_kr": "euc-kr", "koi8_r": "koi8-r"}.get(name, name)

@@ -149,9 +149,7 @@ def read_html(html: str) -> Extracted:
     body, title, published, author = found
     text, headings = join_blocks(_blocks(body, _pre_texts(html)))
     if len(text.strip()) < MIN_MAIN_CHARS:  # not an article: the page as it shows itself
-        return Extracted(
-            visible.text, visible.title, visible.published, author, visible.headings
-        )
+        return Extracted(visible.text, visible.title, visible.published, author, visible.headings)
     return Extracted(
         text,
         title or visible.title,
@@ -175,7 +173,7 @@ def _article(html: str) -> tuple[Any, str | None, str | None, str | None] | None
         # A date the page states, never one guessed from its text or links.
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    if found is None or found.body is None:
+    if found is None or isinstance(found, dict) or found.body is None:
         return None
     return found.body, found.title, found.date, found.author
 

@@ -32,7 +32,7 @@ def read_docx(raw: bytes) -> Extracted:
         title, author = props.title, props.author
         when = props.created or props.modified
     except Exception as exc:  # noqa: BLE001 - any failure of the parser means the same to a user
-        raise Unreadable(_reason(exc, "Word")) from None
+        raise Unreadable(_reason(exc, "Word file")) from None
     return _extracted(blocks, title, when, author)
 
 
@@ -83,7 +83,7 @@ def read_odt(raw: bytes) -> Extracted:
             if node.nodeType == node.ELEMENT_NODE
         }
     except Exception as exc:  # noqa: BLE001 - any failure of the parser means the same to a user
-        raise Unreadable(_reason(exc, "OpenDocument")) from None
+        raise Unreadable(_reason(exc, "OpenDocument file")) from None
     when = meta.get("creation-date") or meta.get("date")
     author = meta.get("initial-creator") or meta.get("creator")
     return _extracted(blocks, meta.get("title"), when, author)
@@ -110,8 +110,9 @@ def _date(value: Any) -> str | None:
 
 
 def _reason(exc: Exception, kind: str) -> str:
+    """Why a document could not be read, in one line."""
+    article = "an" if kind[0] in "AEIOU" else "a"
     if isinstance(exc, zipfile.BadZipFile) or "zip" in str(exc).lower():
-        return f"not a {kind} file (not a zip archive, or a damaged one)"
-    if isinstance(exc, KeyError):
-        return f"a damaged {kind} file (a part is missing: {exc})"
-    return f"a damaged {kind} file ({type(exc).__name__}: {one_line(str(exc))[:120]})"
+        return f"not {article} {kind} (not a zip archive, or a damaged one)"
+    detail = one_line(str(exc))[:120] or type(exc).__name__
+    return f"a damaged {kind} ({detail})"

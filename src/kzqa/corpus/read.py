@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..records import Document
 from .blocks import Extracted, Unreadable
-from .encoding import byte_order_mark, declared_charset
+from .encoding import byte_order_mark, declared_charset, web_name
 from .encoding import decode as decode_bytes
 from .html import read_html
 from .metadata import markdown_metadata, text_metadata
@@ -80,6 +80,12 @@ def decode(raw: bytes, kind: str = "text") -> tuple[str, str]:
     """raw as read_document decodes it, and the name of the encoding used."""
     decoded = decode_bytes(raw, declared_charset(raw) if kind == "html" else None)
     return decoded.text, decoded.encoding
+
+
+def charset_of(raw: bytes, path: str) -> str:
+    """The charset label (as browsers know it) of the encoding a text file at path is read in."""
+    _, encoding = decode(raw, KINDS.get(Path(path).suffix.lower(), "text"))
+    return web_name(encoding)
 
 
 def _extract(text: str, kind: str) -> Extracted:

@@ -280,6 +280,7 @@ class Searcher:
                 meta.get("kind", "text"),
                 checker.verify(p),
                 display_source(self.cfg.corpus, p.path),
+                meta.get("author"),
             )
             answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
