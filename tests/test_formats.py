@@ -280,3 +280,18 @@ def test_bad_office_files_are_skipped_in_one_line(
     assert len(said) == 1 and said[0].startswith(f"skipped {name}: {reason}"), said
     assert "\n" not in said[0] and "Traceback" not in said[0]
     assert report.passages_total > 0  # the article is indexed all the same
+
+
+def test_an_index_read_by_an_older_reader_is_read_again(
+    cfg: Config, fake_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kzqa.build as build
+
+    (cfg.corpus / "news.html").write_bytes((PAGES / "news-balkhash.html").read_bytes())
+    monkeypatch.setattr(build, "READER_VERSION", 1)
+    build_index(cfg, embedder=fake_embedder)
+    monkeypatch.undo()
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.rebuilt and report.rebuilt.startswith("the chunking settings changed")
+    assert report.passages_reused > 0  # the article's passages read the same: kept
+    assert store.read_manifest(cfg.index).chunking["reader"] == build.READER_VERSION

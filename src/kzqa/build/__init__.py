@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
-from ..corpus import Scan, scan_corpus
+from ..corpus import READER_VERSION, Scan, scan_corpus
 from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
 from ..errors import CorpusError, StoreError
 from ..files import fsync_dir, fsync_tree, write_text_atomic
@@ -69,7 +69,9 @@ def chunk_settings(cfg: Config) -> ChunkSettings:
 
 
 def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
-    raw = json.dumps([model_fingerprint, asdict(settings), CHUNKER_VERSION], sort_keys=True)
+    raw = json.dumps(
+        [model_fingerprint, asdict(settings), CHUNKER_VERSION, READER_VERSION], sort_keys=True
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -178,7 +180,7 @@ def _commit_generation(
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
             dimension=embedder.dimension,
-            chunking={**asdict(settings), "version": CHUNKER_VERSION},
+            chunking={**asdict(settings), "version": CHUNKER_VERSION, "reader": READER_VERSION},
             fingerprint=fingerprint,
             index_type=params.as_dict(),
             passages=len(passages),

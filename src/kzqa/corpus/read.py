@@ -14,6 +14,9 @@ from .metadata import markdown_metadata, text_metadata
 from .office import read_docx, read_odt
 from .scan import KINDS, FileEntry
 
+# Bump when the text read from a file changes (it is part of the index fingerprint): 2 reads
+# legacy encodings by detection, web pages by their article, .docx and .odt.
+READER_VERSION = 2
 BINARY_SNIFF = 8192  # bytes inspected for NULs before a file is called binary
 _OFFICE = {"docx": read_docx, "odt": read_odt}
 
