@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -121,6 +123,19 @@ def test_a_saved_news_page_is_read_as_its_article() -> None:
     assert "\n\nPriozersk | -71 | +18%\n\n" in page.text
     heads = [page.text[h:].split("\n")[0] for h in page.headings]
     assert heads == [page.title, "Falling water, rising salt", "What the stations recorded"]
+
+
+EXPECTED_PAGES = json.loads((PAGES / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", [n for n in EXPECTED_PAGES if not n.startswith("_")])
+def test_every_saved_page_keeps_its_article_and_drops_the_rest(tmp_path: Path, name: str) -> None:
+    shutil.copy(PAGES / name, tmp_path / name)
+    doc, warnings = read(tmp_path, name)
+    assert warnings == []  # UTF-8, or the charset its <meta> declares
+    want = EXPECTED_PAGES[name]
+    assert [s for s in want["article"] if s not in doc.text] == []
+    assert [s for s in want["boilerplate"] if s in doc.text] == []
 
 
 PRE = "station   level_cm\nBLK-01    -54\n\tPRZ-02    -71"
