@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
-from ..corpus import READER_VERSION, Scan, scan_corpus
+from ..corpus import KINDS, READER_VERSION, Scan, scan_corpus
 from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
 from ..errors import CorpusError, StoreError
 from ..files import fsync_dir, fsync_tree, write_text_atomic
@@ -90,7 +90,9 @@ def build_index(
     started = time.perf_counter()
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     if not scan.files:
-        raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+        raise CorpusError(
+            f"no documents in {cfg.corpus}", hint=f"add files kzqa reads ({', '.join(KINDS)})"
+        )
     with store.write_lock(cfg.index, wait=wait):
         report = BuildReport()
         if embedder is None:
