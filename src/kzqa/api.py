@@ -146,8 +146,8 @@ def read_span(
     prints), with up to `context` characters before and after it.
 
     `source` is a citation's source (as `kzqa ask` prints it) or a path relative to the
-    corpus folder. The file is read as the index read it (HTML: its extracted text), so a
-    citation's offsets mean the same here; `verified` is true when the file is still the
+    corpus folder. The file is read as the index read it (HTML, .docx, .odt: the extracted
+    text), so a citation's offsets mean the same here; `verified` is true when the file is still the
     one the index read (its SHA-256 matches the manifest's)."""
     if start_char < 0 or end_char < 0 or context < 0:
         raise UsageError("start, end and context must be 0 or more")

@@ -101,9 +101,9 @@ READ = """\
 The text of an indexed file at a citation's characters [start_char, end_char), with up to
 `context` characters before and after it: to quote a citation exactly, or expand it to see
 what surrounds it. source is a citation's source as `ask` returns it (or a path relative to
-the corpus folder); start_char/end_char are character offsets into the file's text (for HTML
-files its extracted visible text, as the citation's "offsets" says), exactly as `ask` gives
-them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
+the corpus folder); start_char/end_char are character offsets into the file's text (for HTML,
+.docx and .odt files the text kzqa extracted, as the citation's "offsets" says), exactly as
+`ask` gives them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
 "start_line", "end_line", "text", "before", "after", "verified", "offsets"}. before/after are
 empty when context is 0, and shorter at the start or end of the file. verified is true when
 the file was re-read and is still exactly what the index read, so the offsets mean what the
