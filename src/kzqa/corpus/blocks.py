@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+CELL = " | "  # between a table row's cells: "Almaty | 3", never "Almaty3"
+
 
 class Unreadable(Exception):
     """A file kzqa reads but could not: the message says why, in a few words."""

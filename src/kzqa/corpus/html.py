@@ -8,9 +8,8 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from .blocks import Extracted, join_blocks, one_line
+from .blocks import CELL, Extracted, join_blocks, one_line
 from .metadata import parse_date
-from .office import CELL
 
 # An article's main text is at least this long; shorter (a list of links, an index page, a
 # page of a few lines, where trafilatura only guesses), the page's visible text is read whole.

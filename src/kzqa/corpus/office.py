@@ -9,9 +9,7 @@ import io
 import zipfile
 from typing import Any
 
-from .blocks import Extracted, Unreadable, join_blocks, one_line
-
-CELL = " | "  # between a table row's cells: "Almaty | 3", never "Almaty3"
+from .blocks import CELL, Extracted, Unreadable, join_blocks, one_line
 
 
 def read_docx(raw: bytes) -> Extracted:
