@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kzqa import store
+from kzqa.api import read_span
 from kzqa.build import build_index
 from kzqa.config import Config
 from kzqa.corpus import FileEntry, read_document
@@ -310,3 +311,19 @@ def test_an_index_read_by_an_older_reader_is_read_again(
     assert report.rebuilt and report.rebuilt.startswith("the chunking settings changed")
     assert report.passages_reused > 0  # the article's passages read the same: kept
     assert store.read_manifest(cfg.index).chunking["reader"] == build.READER_VERSION
+
+
+def test_an_edited_word_file_re_embeds_only_what_changed(cfg: Config, fake_embedder) -> None:
+    import docx
+
+    make_docx(cfg.corpus / "r.docx")
+    build_index(cfg, embedder=fake_embedder)
+    document = docx.Document(str(cfg.corpus / "r.docx"))
+    document.paragraphs[-1].text = "The eastern basin grew saltier by a third."
+    document.save(str(cfg.corpus / "r.docx"))
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.changed == ["r.docx"]
+    assert report.passages_embedded == 1  # "Salt" and its paragraph; the rest kept its vectors
+    span = read_span(cfg, "r.docx", 0, 11)
+    assert (span["text"], span["offsets"]) == ("Lake levels", "extracted_text")
+    assert span["verified"]
