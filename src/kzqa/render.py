@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import display_source
-from .records import DOCUMENT_FIELDS, AskResult, Hit
+from .records import BLOCKS, DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit, paragraph_of
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -84,17 +84,21 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
     for rank, hit in enumerate(result.hits, 1):
         p, src = hit.passage, hit.source
         span = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
-        extracted = src.kind == "html"
+        extracted = src.kind in EXTRACTED
         parts = [
             f"{rank}. {_where(hit, corpus)}",
             f"score {hit.score:.3f}",
             f"lines {span}  chars {p.start_char}-{p.end_char}"
-            + (" (lines and chars of the page's extracted text)" if extracted else ""),
+            + (" (lines and chars of the extracted text)" if extracted else ""),
         ]
+        if src.kind in BLOCKS:
+            first, last = paragraph_of(p.start_line), paragraph_of(p.end_line)
+            parts.append(f"paragraph {first}" if first == last else f"paragraphs {first}-{last}")
         if not src.verified:
             parts.append("[STALE: the file no longer holds this text]")
         lines += _fill(parts, width)
-        meta = " · ".join(x for x in (f'"{src.title}"' if src.title else None, src.published) if x)
+        title = f'"{src.title}"' if src.title else None
+        meta = " · ".join(x for x in (title, src.author, src.published) if x)
         if meta:
             lines += _wrap(f"{INDENT}{meta}", width)
         lines.extend(_highlighted(hit, on, off, width))
