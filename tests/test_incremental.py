@@ -371,3 +371,49 @@ def test_renaming_html_to_txt_rechunks_the_raw_text(cfg: Config, fake_embedder) 
     hit = search(cfg, fake_embedder, "Shymkent city south", k=1)[0]
     assert hit.passage.path == "page.txt" and hit.source.verified
     assert page[hit.passage.start_char : hit.passage.end_char] == hit.passage.text
+
+
+class Told:
+    """A progress factory (build.ProgressFactory) that records what it is told."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def __call__(self, what: str, total: int):
+        self.totals[what] = total
+        self.done[what] = 0
+
+        def advance(n: int) -> None:
+            self.done[what] += n
+
+        return advance
+
+
+def test_a_build_tells_reading_and_embedding_progress(cfg: Config, fake_embedder) -> None:
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital in 1997.\n")
+    told = Told()
+    report = build_index(cfg, embedder=fake_embedder, progress=told)
+    sizes = sum(p.stat().st_size for p in cfg.corpus.iterdir())
+    assert told.totals == told.done == {"reading": sizes, "embedding": report.passages_embedded}
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital of Kazakhstan in 1997.\n")
+    again = Told()
+    report = build_index(cfg, embedder=fake_embedder, progress=again)
+    size = (cfg.corpus / "astana.txt").stat().st_size
+    assert again.totals == again.done == {"reading": size, "embedding": 1}
+    quiet = Told()
+    build_index(cfg, embedder=fake_embedder, progress=quiet)  # nothing to read or embed
+    assert quiet.totals == {}
+
+
+@pytest.mark.slow
+def test_ask_tells_progress_while_it_updates_the_index(real_project: Path) -> None:
+    from kzqa import api
+    from kzqa.config import load_config
+
+    added = real_project / "corpus" / "astana.txt"
+    added.write_text("Astana became the capital in 1997.\n")
+    told = Told()
+    searcher = api.open_fresh(load_config(None), log=lambda _: None, progress=told)
+    assert told.done == {"reading": added.stat().st_size, "embedding": 1}
+    assert "astana.txt" in searcher.manifest.files

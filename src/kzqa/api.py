@@ -19,7 +19,7 @@ from .records import AskResult, offsets_of
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
-    from .build import BuildReport
+    from .build import BuildReport, ProgressFactory
 
 Log = Callable[[str], None]
 BUILD_WAIT = 600  # seconds `ask` waits for another build when it has no index to answer from
@@ -68,10 +68,15 @@ def ask_many(
 
 
 def open_fresh(
-    cfg: Config, update: bool = True, log: Log = _stderr, previous: Searcher | None = None
+    cfg: Config,
+    update: bool = True,
+    log: Log = _stderr,
+    previous: Searcher | None = None,
+    progress: ProgressFactory | None = None,
 ) -> Searcher:
     """Open the index: built if there is none (or it is of an older format), refreshed if the
-    corpus moved (unless `update` is False: then a warning says it is stale).
+    corpus moved (unless `update` is False: then a warning says it is stale). A build tells
+    `progress`, as `kzqa index` does.
 
     `previous`, a searcher this returned before, is returned again while its generation is
     still the live one (and its question encoder reused when the model is the same), so a
@@ -90,7 +95,7 @@ def open_fresh(
                 hint="create it and add documents, or pass --corpus",
             )
         log(f"kzqa: no index in {cfg.index} yet; building it from {cfg.corpus}")
-        report = build_index(cfg, wait=BUILD_WAIT)
+        report = build_index(cfg, wait=BUILD_WAIT, progress=progress)
         log(f"kzqa: indexed {report.documents} documents, {report.passages_total} passages")
         return Searcher.open(cfg)
     changes = None
@@ -108,7 +113,7 @@ def open_fresh(
             f"kzqa: the config names model '{cfg.model}', the index was built with "
             f"'{manifest.model}'; rebuilding"
         )
-        build_index(cfg, wait=BUILD_WAIT)
+        build_index(cfg, wait=BUILD_WAIT, progress=progress)
     elif changes and not update:
         log(
             f"kzqa: warning: the corpus changed since the index was built "
@@ -116,7 +121,7 @@ def open_fresh(
         )
     elif changes:
         try:
-            report = build_index(cfg)
+            report = build_index(cfg, progress=progress)
             if report.committed:
                 log(
                     f"kzqa: corpus changed ({changes.summary()}); index updated "

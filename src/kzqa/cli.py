@@ -84,15 +84,24 @@ def _config(config: Path | None, corpus: Path | None, index: Path | None) -> Con
     return _run(lambda: load_config(config, corpus, index))
 
 
-def _progress(label: str) -> Callable[[int], Callable[[int], None]] | None:
-    """A tqdm bar on stderr when it is a terminal; nothing otherwise."""
+def _progress() -> Callable[[str, int], Callable[[int], None]] | None:
+    """A tqdm bar on stderr for each stage of a build ("reading" in bytes, "embedding" in
+    passages) when stderr is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
         return None
 
-    def start(total: int) -> Callable[[int], None]:
+    def start(what: str, total: int) -> Callable[[int], None]:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, desc=label, unit="passage", file=sys.stderr, leave=False)
+        unit = {"reading": "B"}.get(what, "passage")
+        bar = tqdm(
+            total=total,
+            desc=what,
+            unit=unit,
+            unit_scale=unit == "B",
+            file=sys.stderr,
+            leave=False,
+        )
 
         def advance(n: int) -> None:
             bar.update(n)
@@ -132,7 +141,7 @@ def index(
     cfg = _config(config, corpus, index)
 
     def once(full_build: bool, stamp: bool = False) -> None:
-        report = build_index(cfg, full=full_build, progress=_progress("embedding"), wait=wait)
+        report = build_index(cfg, full=full_build, progress=_progress(), wait=wait)
         for warning in report.warnings:
             _err(f"kzqa: warning: {warning}")
         if json_out:
@@ -196,7 +205,7 @@ def ask(
     _run(lambda: check_question(questions[0], kk))
     if mode is not None:
         _run(lambda: check_mode(mode))  # before any (re)indexing
-    searcher = _run(lambda: open_fresh(cfg, update=not no_update, log=_err))
+    searcher = _run(lambda: open_fresh(cfg, not no_update, _err, progress=_progress()))
     color = sys.stdout.isatty()
     for q in questions:
         result = _run(partial(searcher.search, q, kk, mode))
@@ -337,9 +346,7 @@ def eval_(
     from .render import dumps, eval_text
 
     cfg = _config(config, None, None)
-    report = _run(
-        lambda: run_eval(cfg, dataset, mode, index, k, progress=_progress("embedding"), log=_err)
-    )
+    report = _run(lambda: run_eval(cfg, dataset, mode, index, k, progress=_progress(), log=_err))
     if json_out:
         print(dumps(report), flush=True)
         return

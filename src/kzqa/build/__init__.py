@@ -123,7 +123,7 @@ def _build_locked(
     fingerprint = index_fingerprint(embedder.fingerprint, settings)
     previous, report.rebuilt, legacy = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
     files, passages = diff_corpus(
-        scan, previous, embedder, settings, report, rechunk=report.rebuilt is not None
+        scan, previous, embedder, settings, report, report.rebuilt is not None, progress
     )
     report.documents, report.passages_total = len(files), len(passages)
     if not files:

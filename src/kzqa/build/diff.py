@@ -4,6 +4,7 @@ and the passages of the next generation (old ones reused, only new or edited fil
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,11 +39,13 @@ def diff_corpus(
     settings: ChunkSettings,
     diff: Diff,
     rechunk: bool = False,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[Passage]]:
     """The new manifest's files and the new generation's passages; fills `diff`.
 
     Files the change check (corpus.compare) calls unchanged keep their passages unread; the
-    others are read and hashed (all of them when `rechunk`, after a chunking change).
+    others are read and hashed (all of them when `rechunk`, after a chunking change), and
+    `progress("reading", bytes)` is told as each is read and chunked.
     """
     old_files = previous.manifest.files if previous else {}
     old_skipped = previous.manifest.skipped if previous else {}
@@ -57,7 +60,13 @@ def diff_corpus(
     diff.warnings += scan.warnings
     files: dict[str, dict[str, Any]] = {}
     passages: list[Passage] = []
-    for entry in scan.files:
+    reads = {
+        e.path: e.size
+        for e in scan.files
+        if e.path not in still_skipped and (rechunk or e.path not in unchanged)
+    }
+    advance = progress("reading", sum(reads.values())) if progress and reads else None
+    for entry in _told(scan.files, reads, advance):
         if entry.path in still_skipped:
             diff.skipped[entry.path] = old_skipped[entry.path]  # the same file: not read again
             continue
@@ -105,6 +114,16 @@ def diff_corpus(
     for path, meta in files.items():
         meta["passages"] = counts[path]
     return files, passages
+
+
+def _told(
+    entries: Iterable[FileEntry], reads: dict[str, int], advance: Callable[[int], None] | None
+) -> Iterator[FileEntry]:
+    """entries; once the loop is done with one that is read, advance(its size)."""
+    for entry in entries:
+        yield entry
+        if advance is not None and entry.path in reads:
+            advance(reads[entry.path])
 
 
 def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from ..store.journal import JournalWriter, journal_path, read_journal
 if TYPE_CHECKING:
     import numpy as np
 
-ProgressFactory = Callable[[int], Callable[[int], None]]  # total -> advance(n)
+# (what, total) -> advance(n): what is "reading" (total and n in bytes of corpus files) or
+# "embedding" (in passages). The CLI draws a bar for each on a terminal.
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
 JOURNAL_STEP = 256  # passages embedded between journal writes: a kill loses at most these
 
 
@@ -50,7 +52,7 @@ def vectors_for(
         if key not in known:
             missing.setdefault(key, p)
     if missing:
-        advance = progress(len(missing)) if progress else None
+        advance = progress("embedding", len(missing)) if progress else None
         writer = JournalWriter(journal_file, journal.end)
         try:
             todo = list(missing)
