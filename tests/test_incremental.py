@@ -417,3 +417,26 @@ def test_ask_tells_progress_while_it_updates_the_index(real_project: Path) -> No
     searcher = api.open_fresh(load_config(None), log=lambda _: None, progress=told)
     assert told.done == {"reading": added.stat().st_size, "embedding": 1}
     assert "astana.txt" in searcher.manifest.files
+
+
+def test_a_skipped_file_is_warned_about_once_until_it_changes(cfg: Config, fake_embedder) -> None:
+    """Another type, an empty file, a binary one: each warned about by the build that first
+    sees it and by the first after it changes, not on every build (or --watch cycle)."""
+    (cfg.corpus / "notes.pdfx").write_text("not read\n")
+    (cfg.corpus / "empty.txt").write_text("")
+    (cfg.corpus / "data.txt").write_bytes(b"\x00\x01binary")
+
+    def warned() -> list[str]:
+        report = build_index(cfg, embedder=fake_embedder)
+        return sorted(w.split(":")[0] for w in report.warnings)
+
+    expected = ["skipped data.txt", "skipped empty.txt", "skipped notes.pdfx"]
+    assert warned() == expected
+    assert warned() == []
+    (cfg.corpus / "notes.pdfx").write_text("changed, still not read\n")
+    assert warned() == ["skipped notes.pdfx"]
+    assert warned() == []
+    manifest = store.read_manifest(cfg.index)
+    assert manifest is not None and set(manifest.skipped) == {"notes.pdfx", "empty.txt", "data.txt"}
+    (cfg.corpus / "notes.pdfx").unlink()
+    assert warned() == [] and "notes.pdfx" not in store.read_manifest(cfg.index).skipped

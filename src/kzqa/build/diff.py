@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..chunking import ChunkSettings, chunk_document
-from ..corpus import FileEntry, Scan, compare, read_document
+from ..corpus import FileEntry, Scan, compare, read_document, same_stat
 from ..embed import Embedder
 from ..records import Document, Passage
 from ..store import Generation
@@ -58,6 +58,11 @@ def diff_corpus(
     removed_by_hash = {old_files[path]["sha256"]: path for path in gone}
 
     diff.warnings += scan.warnings
+    for entry, warning in scan.passed:  # warned about once, until the file changes
+        known = old_skipped.get(entry.path)
+        if known is None or not same_stat(entry, known) or known.get("reason") != warning:
+            diff.warnings.append(warning)
+        diff.skipped[entry.path] = _skipped(entry, warning)
     files: dict[str, dict[str, Any]] = {}
     passages: list[Passage] = []
     reads = {
@@ -80,11 +85,7 @@ def diff_corpus(
         doc, warnings = read_document(entry)
         diff.warnings += warnings
         if doc is None:
-            diff.skipped[entry.path] = {
-                "size": entry.size,
-                "mtime_ns": entry.mtime_ns,
-                "reason": warnings[-1] if warnings else "unreadable",
-            }
+            diff.skipped[entry.path] = _skipped(entry, warnings[-1] if warnings else "unreadable")
             continue
         meta = _file_meta(entry, doc)
         chunks = chunk_document(doc, embedder.count_tokens, settings) if rechunk else None
@@ -124,6 +125,11 @@ def _told(
         yield entry
         if advance is not None and entry.path in reads:
             advance(reads[entry.path])
+
+
+def _skipped(entry: FileEntry, reason: str) -> dict[str, Any]:
+    """A manifest `skipped` entry: the file's stat data, and the warning it was given."""
+    return {"size": entry.size, "mtime_ns": entry.mtime_ns, "reason": reason}
 
 
 def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Corpus files -> Documents: which files are read (scan), how (read, by type), what moved
 since the index was built (changes)."""
 
-from .changes import Changes, changes_since, compare
+from .changes import Changes, changes_since, compare, same_stat
 from .paths import corpus_paths, display_source, inside
 from .read import READER_VERSION, charset_of, decode, read_document, read_file
 from .scan import KINDS, FileEntry, Scan, scan_corpus
@@ -21,5 +21,6 @@ __all__ = [
     "inside",
     "read_document",
     "read_file",
+    "same_stat",
     "scan_corpus",
 ]

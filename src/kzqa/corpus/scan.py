@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CorpusError
@@ -34,7 +34,10 @@ class FileEntry:
 @dataclass(frozen=True)
 class Scan:
     files: list[FileEntry]
-    warnings: list[str]
+    warnings: list[str]  # about files that could not even be looked at (a bad name, no access)
+    # Files seen and left unread, each with its warning (another type, empty, a link out of
+    # the corpus): a build warns about each once and records it, until the file changes.
+    passed: list[tuple[FileEntry, str]] = field(default_factory=list)
 
 
 def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
@@ -47,6 +50,7 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
     excluded = exclude.resolve() if exclude is not None else None
     files: list[FileEntry] = []
     warnings: list[str] = []
+    passed: list[tuple[FileEntry, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -65,19 +69,19 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
                 shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 warnings.append(f"skipped {shown}: its name is not valid UTF-8 (rename it)")
                 continue
-            if full.suffix.lower() not in KINDS:
-                warnings.append(f"skipped {rel}: not a file type kzqa reads ({_NAMED})")
-                continue
-            if full.is_symlink() and inside(root, rel) is None:
-                warnings.append(f"skipped {rel}: a link to a file outside the corpus folder")
-                continue
-            try:
-                st = full.stat()
+            outside = full.is_symlink() and inside(root, rel) is None
+            try:  # a link out of the corpus is looked at, never what it points to
+                st = full.lstat() if outside else full.stat()
             except OSError as exc:
                 warnings.append(f"skipped {rel}: {exc.strerror}")
                 continue
-            if st.st_size == 0:
-                warnings.append(f"skipped {rel}: empty file")
-                continue
-            files.append(FileEntry(rel, full, st.st_size, st.st_mtime_ns))
-    return Scan(files, warnings)
+            entry = FileEntry(rel, full, st.st_size, st.st_mtime_ns)
+            if full.suffix.lower() not in KINDS:
+                passed.append((entry, f"skipped {rel}: not a file type kzqa reads ({_NAMED})"))
+            elif outside:
+                passed.append((entry, f"skipped {rel}: a link to a file outside the corpus folder"))
+            elif st.st_size == 0:
+                passed.append((entry, f"skipped {rel}: empty file"))
+            else:
+                files.append(entry)
+    return Scan(files, warnings, passed)
