@@ -200,7 +200,8 @@ def test_a_build_hashes_only_what_moved(
 
 def test_garbage_written_in_place_is_not_reused(cfg: Config, fake_embedder) -> None:
     """Garbage where vectors were, the file's size and time unchanged (a power cut): the
-    build notices from the vectors themselves and embeds again, rather than copy it on."""
+    build notices from the vectors themselves and embeds that row again, rather than copy
+    it on."""
     build_index(cfg, embedder=fake_embedder)
     gen = store.open_generation(cfg.index)
     assert gen is not None
@@ -213,8 +214,11 @@ def test_garbage_written_in_place_is_not_reused(cfg: Config, fake_embedder) -> N
     article = next(cfg.corpus.iterdir())
     article.write_text(article.read_text() + "\nOne more paragraph.\n")
     report = build_index(cfg, embedder=fake_embedder)
-    assert report.rebuilt == f"the index was unreadable (index file {path} is damaged)"
-    assert report.passages_embedded == report.passages_total
+    assert report.rebuilt == (
+        f"the index was damaged (index file {path} is damaged); every vector still sound is reused"
+    )
+    # Row 3 and the new paragraph are embedded; every other row was still sound.
+    assert report.passages_embedded == 2
     fresh = store.open_generation(cfg.index)
     assert fresh is not None
     fresh.check_reusable()
@@ -277,3 +281,43 @@ def test_a_yaml_alias_bomb_in_front_matter_does_not_hang_the_build(
     assert time.monotonic() - started < 30
     manifest = store.read_manifest(cfg.index)
     assert manifest is not None and manifest.files["bomb.md"]["title"] == "Field notes"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "passage line", "sentences gone"])
+def test_a_damaged_index_reuses_every_vector_it_can_still_trust(
+    cfg: Config, fake_embedder, damage: str
+) -> None:
+    """One damaged file of the live generation: `kzqa index` embeds again only what was lost
+    (vectors cut short, a passage line overwritten, sentence vectors deleted: then the kept
+    previous generation supplies them), and the index it writes is whole."""
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital in 1997.\n")
+    build_index(cfg, embedder=fake_embedder)
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital of Kazakhstan in 1997.\n")
+    build_index(cfg, embedder=fake_embedder)  # a second generation; the first is kept
+    gen = store.open_generation(cfg.index)
+    assert gen is not None
+    total = gen.manifest.passages
+    if damage == "truncated":
+        path = gen.folder / store.VECTORS
+        path.write_bytes(path.read_bytes()[: -3 * 4 * gen.manifest.dimension - 7])
+        # The last four rows are gone; the previous generation holds three of them (the
+        # article's), astana.txt's new text (the last row) exists nowhere else.
+        lost = 1
+    elif damage == "passage line":
+        path = gen.folder / store.PASSAGES
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines[2] = "{garbage\n"
+        path.write_text("".join(lines), encoding="utf-8")
+        # Past an unreadable line, where each passage's sentence vectors start is unknown:
+        # the previous generation holds the article's, astana.txt's new text is lost.
+        lost = 1
+    else:
+        (gen.folder / store.SENTENCES).unlink()
+        lost = 1  # astana.txt's new text exists in no other generation
+    report = build_index(cfg, embedder=fake_embedder)
+    assert report.rebuilt is not None and report.rebuilt.startswith("the index was damaged")
+    assert report.passages_embedded == lost
+    assert report.passages_reused == total - lost
+    fresh = store.open_generation(cfg.index)
+    assert fresh is not None and not fresh.damaged_files()
+    fresh.check_reusable()

@@ -303,17 +303,16 @@ def verify(
     from .render import dumps
 
     cfg = _config(config, corpus, index)
-    problems = _run(lambda: verify_index(cfg))
+    verdict = _run(lambda: verify_index(cfg))
     if json_out:
-        print(dumps({"ok": not problems, "problems": problems}))
-    elif problems:
-        for line in problems:
+        print(dumps({"ok": verdict.ok, "problems": verdict.problems, "next": verdict.next}))
+    elif verdict.problems:
+        for line in verdict.problems:
             _err(f"kzqa: verify: {line}")
+        _err(f"Next: run `{verdict.next}`")
     else:
         print("ok: the index matches its manifest and the corpus")
-    if problems:
-        if not json_out:
-            _err("Next: run `kzqa index` (or `kzqa index --full` if files are damaged)")
+    if verdict.problems:
         raise typer.Exit(EXIT_VERIFY)
 
 

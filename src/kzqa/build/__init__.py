@@ -33,7 +33,7 @@ from ..records import Passage
 from ..search import dense, lexical
 from ..store.journal import journal_path
 from .diff import Diff, diff_corpus
-from .vectors import ProgressFactory, vectors_for
+from .vectors import ProgressFactory, salvage, vectors_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -121,7 +121,9 @@ def _build_locked(
 ) -> None:
     settings = chunk_settings(cfg)
     fingerprint = index_fingerprint(embedder.fingerprint, settings)
-    previous, report.rebuilt, legacy = _previous(cfg.index, fingerprint, embedder.fingerprint, full)
+    previous, report.rebuilt, legacy, damaged = _previous(
+        cfg.index, fingerprint, embedder.fingerprint, full
+    )
     files, passages = diff_corpus(
         scan, previous, embedder, settings, report, report.rebuilt is not None, progress
     )
@@ -145,8 +147,10 @@ def _build_locked(
             write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
         return
 
+    # Damaged, or --full: every vector that still reads back sound is reused, row by row.
+    trusted = salvage(cfg.index, embedder) if damaged else None
     vectors, sentences, report.passages_embedded, report.passages_reused = vectors_for(
-        cfg.index, passages, previous, embedder, progress
+        cfg.index, passages, previous, embedder, progress, trusted
     )
     name = _commit_generation(
         cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report
@@ -209,20 +213,21 @@ def _commit_generation(
 
 def _previous(
     index_dir: Path, fingerprint: str, model_fingerprint: str, full: bool
-) -> tuple[store.Generation | None, str | None, str | None]:
-    """The live generation to build on; why everything must be re-chunked (if it must); and
-    the generation an older-format manifest named (kzqa's to delete once replaced).
+) -> tuple[store.Generation | None, str | None, str | None, bool]:
+    """The live generation to build on; why everything must be re-chunked (if it must); the
+    generation an older-format manifest named (kzqa's to delete once replaced); and whether
+    the index is damaged (then its sound rows are salvaged instead).
 
     After a chunking change the previous generation is still returned: its vectors are
     reused for every passage whose text comes out the same. Only damage (StoreError) makes
     the index count as unreadable; any other error is a bug or the machine's and propagates.
     """
-    if full:
-        return None, "--full", _legacy_generation(index_dir)
+    if full:  # every file rebuilt; vectors still sound are reused (salvage), not embedded
+        return None, "--full", _legacy_generation(index_dir), True
     try:
         previous = store.open_generation(index_dir)
         if previous is None:
-            return None, "no index yet", None
+            return None, "no index yet", None, False
         old = previous.manifest
         if old.model_fingerprint != model_fingerprint:
             return (
@@ -232,12 +237,15 @@ def _previous(
                     f"settings: {model_fingerprint})"
                 ),
                 None,
+                False,
             )
         previous.check_reusable()
     except store.FormatError as exc:
-        return None, f"the index was written by an older kzqa (format {exc.found})", exc.generation
+        why = f"the index was written by an older kzqa (format {exc.found})"
+        return None, why, exc.generation, False
     except StoreError as exc:
-        return None, f"the index was unreadable ({exc.message})", None
+        why = f"the index was damaged ({exc.message}); every vector still sound is reused"
+        return None, why, None, True
     if old.fingerprint != fingerprint:
         return (
             previous,
@@ -246,8 +254,9 @@ def _previous(
                 "unchanged passage texts keep their vectors"
             ),
             None,
+            False,
         )
-    return previous, None, None
+    return previous, None, None, False
 
 
 def _legacy_generation(index_dir: Path) -> str | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..embed import Embedder
 from ..records import Passage
-from ..store import Generation
+from ..store import Generation, trusted_rows
 from ..store.journal import JournalWriter, journal_path, read_journal
 
 if TYPE_CHECKING:
@@ -27,18 +27,27 @@ def embed_key(p: Passage) -> str:
     return hashlib.sha256(f"{p.hash} {p.relative_spans()}".encode()).hexdigest()
 
 
+def salvage(index_dir: Path, embedder: Embedder) -> dict[str, tuple[Any, Any]]:
+    """The vectors (and sentence vectors) of every passage of the damaged index's generations
+    that still reads back sound, by embed_key (store.trusted_rows)."""
+    rows = trusted_rows(index_dir, embedder.fingerprint, embedder.dimension)
+    return {embed_key(p): (vector, sentences) for p, vector, sentences in rows}
+
+
 def vectors_for(
     index_dir: Path,
     passages: list[Passage],
     previous: Generation | None,
     embedder: Embedder,
     progress: ProgressFactory | None = None,
+    trusted: dict[str, tuple[Any, Any]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Passage vectors (float32), sentence vectors (float16, store.SENTENCES), and how many
-    passages were embedded and how many reused their vectors."""
+    passages were embedded and how many reused their vectors (from `previous`, the journal,
+    or `trusted`: salvage() of a damaged index)."""
     import numpy as np
 
-    known: dict[str, tuple[Any, Any]] = {}
+    known: dict[str, tuple[Any, Any]] = dict(trusted or {})
     if previous is not None:
         old = previous.vectors
         for i, p in enumerate(previous.passages):

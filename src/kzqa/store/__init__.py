@@ -4,8 +4,10 @@ index/
   manifest.json      the commit marker: names the live generation; written last, atomically
   gen-<id>/          passages.jsonl, vectors.npy, sentences.npy, dense.faiss, bm25/
                      (one complete build; named by its UTC build time; .kzqa-generation
-                     marks it as kzqa's, the only kind of folder prune deletes)
-  onnx/<model fp>/   the question encoder exported from the model (model.onnx, tokenizer.json)
+                     marks it as kzqa's, the only kind of folder prune deletes; a copy of
+                     its manifest, so its vectors can be salvaged once it is not live)
+  onnx/<model fp>/   the question encoder exported from the model (model.onnx, its int8
+                     copy model-int8.onnx, tokenizer.json)
   journal-<fp>-v3.bin  vectors embedded by a build that has not committed yet (resumable)
   .lock              held by the one `kzqa index` that may write
 
@@ -43,6 +45,7 @@ from .manifest import (
     Manifest,
     read_manifest,
 )
+from .salvage import trusted_rows
 
 __all__ = [
     "BM25",
@@ -65,6 +68,7 @@ __all__ = [
     "open_generation",
     "prune",
     "read_manifest",
+    "trusted_rows",
     "write_lock",
     "write_passages",
 ]
@@ -131,6 +135,9 @@ def commit(index_dir: Path, staging: Path, manifest: Manifest) -> None:
     manifest.artifacts = {name: p.stat().st_size for name, p in files.items()}
     manifest.checksums = {name: sha256_file(p) for name, p in files.items()}
     manifest.mtimes = {name: p.stat().st_mtime_ns for name, p in files.items()}
+    # A copy inside the generation (not one of its artifacts): what it holds stays known when
+    # it is no longer live, so a build after damage can still reuse its vectors (salvage.py).
+    (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     fsync_tree(staging)
     final = index_dir / manifest.generation
     os.replace(staging, final)
