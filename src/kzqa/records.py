@@ -14,7 +14,7 @@ class Document:
 
     path: str  # relative to the corpus folder, with forward slashes
     text: str  # file text (for HTML: the extracted visible text)
-    kind: str  # "text", "markdown" or "html"
+    kind: str  # "text", "markdown", "html" or "pdf"
     title: str | None = None
     published: str | None = None  # ISO date, only when the file states one
     sha256: str = ""
@@ -23,6 +23,10 @@ class Document:
     # Where each heading paragraph starts in text (HTML <h1>-<h6>; Markdown's are read from
     # its `#` lines): the chunker keeps a heading with the text below it.
     headings: tuple[int, ...] = ()
+    # PDF: where each physical page starts in text (page 1 at pages[0]), and each page's
+    # printed label ("iv", "12") when the PDF has labels.
+    pages: tuple[int, ...] = ()
+    page_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,25 @@ class Source:
 
     title: str | None
     published: str | None
-    kind: str  # "text", "markdown" or "html" (HTML offsets refer to the extracted text)
+    kind: str  # "text", "markdown", "html" or "pdf" (HTML and PDF: offsets into extracted text)
     verified: bool  # the cited span was re-read from the file and still holds the passage
     # The file as the user would open it: corpus/… when the corpus is under the working
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""
+    # PDF: the physical pages (1-based) the passage starts and ends on (0: not a PDF), and
+    # their printed labels when the PDF has them ("xii"; None otherwise).
+    page: int = 0
+    end_page: int = 0
+    page_label: str | None = None
+    end_page_label: str | None = None
+
+    def pages_text(self) -> str:
+        """ "p. 3" or "pp. 3–4" (printed labels when the PDF has them); "" when not a PDF."""
+        if not self.page:
+            return ""
+        first = self.page_label or str(self.page)
+        last = self.end_page_label or str(self.end_page)
+        return f"p. {first}" if self.end_page == self.page else f"pp. {first}–{last}"
 
 
 @dataclass(frozen=True)
@@ -110,11 +128,22 @@ class Hit:
                 "start_char": p.start_char,
                 "end_char": p.end_char,
                 "verified": src.verified,
-                # HTML is cited in its extracted visible text, not in the raw markup.
-                "offsets": "extracted_text" if src.kind == "html" else "file_text",
+                # HTML and PDF are cited in their extracted text, not in the raw bytes.
+                "offsets": "extracted_text" if src.kind in ("html", "pdf") else "file_text",
+                **self._pages(),
             },
             "scores": self.scores,
         }
+
+    def _pages(self) -> dict[str, Any]:
+        """A PDF citation's pages: physical (1-based), and printed labels when it has them."""
+        src = self.source
+        if not src.page:
+            return {}
+        out: dict[str, Any] = {"page": src.page, "end_page": src.end_page}
+        if src.page_label is not None:
+            out |= {"page_label": src.page_label, "end_page_label": src.end_page_label}
+        return out
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,12 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
     for rank, hit in enumerate(result.hits, 1):
         p, src = hit.passage, hit.source
         span = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
-        extracted = src.kind == "html"
+        extracted = {"html": "the page's", "pdf": "the PDF's"}.get(src.kind)
         parts = [
             f"{rank}. {_where(hit, corpus)}",
             f"score {hit.score:.3f}",
             f"lines {span}  chars {p.start_char}-{p.end_char}"
-            + (" (lines and chars of the page's extracted text)" if extracted else ""),
+            + (f" (lines and chars of {extracted} extracted text)" if extracted else ""),
         ]
         if not src.verified:
             parts.append("[STALE: the file no longer holds this text]")
@@ -132,8 +132,13 @@ def _fill(parts: list[str], width: int) -> list[str]:
 
 def _where(hit: Hit, corpus: Path) -> str:
     """The answer sentence's file:line:col (file:line when the column is not known), the form
-    editors and terminals open; a path with a space is quoted."""
+    editors and terminals open; a PDF's file and page (`file.pdf p. 3`, `pp. 3–4`), the form
+    a reader cites. A path with a space is quoted."""
     p, a = hit.passage, hit.answer
+    if hit.source.page:
+        path = _path(hit, corpus)
+        quoted = shlex.quote(path) if any(c.isspace() for c in path) else path
+        return f"{quoted} {hit.source.pages_text()}"
     line = a.start_line or p.start_line
     where = f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else "")
     return shlex.quote(where) if any(c.isspace() for c in where) else where

@@ -88,7 +88,9 @@ def build_index(
     started = time.perf_counter()
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     if not scan.files:
-        raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+        raise CorpusError(
+            f"no documents in {cfg.corpus}", hint="add .txt, .md, .html or .pdf files"
+        )
     with store.write_lock(cfg.index, wait=wait):
         report = BuildReport()
         if embedder is None:

@@ -10,7 +10,7 @@ from typing import Any
 from ..chunking import ChunkSettings, chunk_document
 from ..corpus import FileEntry, Scan, compare, read_document
 from ..embed import Embedder
-from ..records import Passage
+from ..records import Document, Passage
 from ..store import Generation
 
 
@@ -76,7 +76,7 @@ def diff_corpus(
                 "reason": warnings[-1] if warnings else "unreadable",
             }
             continue
-        meta = _file_meta(entry, doc.sha256, doc.kind, doc.title, doc.published)
+        meta = _file_meta(entry, doc)
         chunks = chunk_document(doc, embedder.count_tokens, settings) if rechunk else None
         if old and old["sha256"] == doc.sha256:  # touched, not edited
             files[entry.path] = {**old, **meta}
@@ -106,15 +106,18 @@ def diff_corpus(
     return files, passages
 
 
-def _file_meta(
-    entry: FileEntry, sha: str, kind: str, title: str | None, published: str | None
-) -> dict[str, Any]:
-    return {
+def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         "size": entry.size,
         "mtime_ns": entry.mtime_ns,
-        "sha256": sha,
-        "kind": kind,
-        "title": title,
-        "published": published,
+        "sha256": doc.sha256,
+        "kind": doc.kind,
+        "title": doc.title,
+        "published": doc.published,
         "passages": None,
     }
+    if doc.pages:  # PDF: where each page starts in the text, for a citation's page
+        meta["pages"] = list(doc.pages)
+    if doc.page_labels:
+        meta["page_labels"] = list(doc.page_labels)
+    return meta

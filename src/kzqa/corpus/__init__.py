@@ -3,6 +3,7 @@ since the index was built (changes)."""
 
 from .changes import Changes, changes_since, compare
 from .paths import corpus_paths, display_source, inside
+from .pdf import page_fields
 from .read import decode, read_document, read_file
 from .scan import KINDS, FileEntry, Scan, scan_corpus
 
@@ -17,6 +18,7 @@ __all__ = [
     "decode",
     "display_source",
     "inside",
+    "page_fields",
     "read_document",
     "read_file",
     "scan_corpus",

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..records import Document
 from .html import extract_page
 from .metadata import markdown_metadata, text_metadata
+from .pdf import PdfError, extract_pdf
 from .scan import KINDS, FileEntry
 
 BINARY_SNIFF = 8192  # bytes inspected for NULs before a file is called binary
@@ -20,13 +21,15 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
     except OSError as exc:
         return None, [f"skipped {entry.path}: {exc.strerror}"]
     digest = hashlib.sha256(raw).hexdigest()
+    kind = KINDS[Path(entry.path).suffix.lower()]
+    if kind == "pdf":
+        return _read_pdf(entry, raw, digest)
     if b"\x00" in raw[:BINARY_SNIFF]:
         return None, [f"skipped {entry.path}: binary file"]
     warnings = []
     text, encoding = decode(raw)
     if encoding != "utf-8":
         warnings.append(f"{entry.path} is not UTF-8; read it as {encoding}")
-    kind = KINDS[Path(entry.path).suffix.lower()]
     title: str | None
     headings: tuple[int, ...] = ()
     if kind == "html":
@@ -41,6 +44,26 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
         entry.path, text, kind, title, published, digest, entry.size, entry.mtime_ns, headings
     )
     return doc, warnings
+
+
+def _read_pdf(entry: FileEntry, raw: bytes, digest: str) -> tuple[Document | None, list[str]]:
+    try:
+        pdf = extract_pdf(raw, digest)
+    except PdfError as exc:
+        return None, [f"skipped {entry.path}: {exc}"]
+    doc = Document(
+        entry.path,
+        pdf.text,
+        "pdf",
+        pdf.title,
+        pdf.published,
+        digest,
+        entry.size,
+        entry.mtime_ns,
+        pages=pdf.pages,
+        page_labels=pdf.labels,
+    )
+    return doc, []
 
 
 def read_file(root: Path, path: str) -> Document | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..config import MODES, Config
-from ..corpus import display_source
+from ..corpus import display_source, page_fields
 from ..embed import Embedder, open_question_encoder
 from ..errors import StoreError, UsageError
 from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
@@ -280,6 +280,7 @@ class Searcher:
                 meta.get("kind", "text"),
                 checker.verify(p),
                 display_source(self.cfg.corpus, p.path),
+                **page_fields(meta, p.start_char, p.end_char),
             )
             answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))

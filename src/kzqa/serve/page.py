@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from ..corpus import page_fields
 from ..errors import KzqaError, UsageError
-from ..records import Hit
+from ..records import Hit, Source
 from ..render import display_source
 from .service import Service
 
@@ -81,12 +82,16 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         spans = [_offset(params.get(name), len(doc.text)) for name in ("start", "end")]
         answer = [_offset(params.get(name), len(doc.text)) for name in ("astart", "aend")]
         parts = _marked(doc.text, spans, answer)
+        pages = ""
+        if parts is not None and spans[0] is not None and spans[1] is not None:
+            pages = Source(None, None, doc.kind, True, **page_fields(meta, *spans)).pages_text()
         return render(
             request,
             "doc.html",
             doc=doc,
             meta=meta,
             parts=parts,
+            pages=pages,
             shown=display_source(service.cfg.corpus, source),
             cited=parts is not None,
         )

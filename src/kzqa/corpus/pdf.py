@@ -1,0 +1,312 @@
+"""PDF -> its text in reading order (pypdfium2), where each page starts in it, title and date.
+
+text layer -> lines (with their boxes) -> running headers and footers dropped -> columns
+read one after the other -> lines joined into paragraphs (words hyphenated at a line end
+joined) -> one paragraph per line, a blank line between paragraphs (as the chunker reads)
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import statistics
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .metadata import parse_date, text_metadata
+
+MARGIN = 0.1  # running headers and footers sit in the top and bottom tenth of a page
+EDGE_LINES = 3  # ... among its first or last lines
+RUNNING_SHARE = 0.5  # a line counts as running when it is on at least half the pages (and 2)
+SEGMENT_GAP = 1.0  # letters on one baseline further apart than this x the type size: columns
+PARAGRAPH_PITCH = 1.4  # a line this many times the usual line spacing below the last: new paragraph
+SHORT_LINE = 0.6  # a line ending a sentence before this share of the column width ends a paragraph
+CACHE = 16  # extracted PDFs kept by content hash: a citation check re-reads the cited file
+_SOFT_HYPHENS = "\x02\ufffe\u00ad"  # pdfium marks a hyphen it found at a line end with \x02
+_SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
+_FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
+
+_lock = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
+_cache: OrderedDict[str, PdfText] = OrderedDict()
+
+
+class PdfError(Exception):
+    """A PDF kzqa cannot read; the message says why, for a `skipped …:` warning."""
+
+
+@dataclass(frozen=True)
+class PdfText:
+    text: str
+    pages: tuple[int, ...]  # where each physical page starts in text (page 1 at pages[0])
+    labels: tuple[str, ...]  # each page's printed label ("iv", "12"); () when the PDF has none
+    title: str | None
+    published: str | None
+
+
+@dataclass
+class _Line:
+    left: float
+    bottom: float
+    right: float
+    top: float
+    text: str
+    soft_hyphen: bool = False  # the line ends in a hyphen the PDF marks as a word break
+
+    @property
+    def height(self) -> float:
+        return self.top - self.bottom
+
+
+def extract_pdf(raw: bytes, digest: str) -> PdfText:
+    """The text of a PDF (cached by `digest`, its SHA-256); PdfError when it cannot be read."""
+    with _lock:
+        if digest in _cache:
+            _cache.move_to_end(digest)
+            return _cache[digest]
+        found = _extract(raw)
+        _cache[digest] = found
+        while len(_cache) > CACHE:
+            _cache.popitem(last=False)
+        return found
+
+
+def page_range(pages: Sequence[int], start: int, end: int) -> tuple[int, int]:
+    """The 1-based physical pages of text[start:end], given where each page starts."""
+    first = max(1, bisect.bisect_right(pages, start))
+    return first, max(first, bisect.bisect_right(pages, max(start, end - 1)))
+
+
+def page_fields(meta: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    """A cited span's pages, from a manifest `files` entry (a Source's page fields); {} for
+    a file that is not a PDF (or was indexed before pages were recorded)."""
+    pages = meta.get("pages")
+    if not pages:
+        return {}
+    page, end_page = page_range(pages, start, end)
+    out: dict[str, Any] = {"page": page, "end_page": end_page}
+    labels = meta.get("page_labels") or []
+    if len(labels) >= end_page and labels[page - 1] and labels[end_page - 1]:
+        out |= {"page_label": labels[page - 1], "end_page_label": labels[end_page - 1]}
+    return out
+
+
+def _extract(raw: bytes) -> PdfText:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(raw)
+    except pdfium.PdfiumError as exc:
+        raise PdfError(_why(exc)) from None
+    try:
+        try:
+            pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+            labels = tuple(pdf.get_page_label(i) for i in range(len(pdf)))
+            meta = pdf.get_metadata_dict(skip_empty=True)
+        except pdfium.PdfiumError as exc:
+            raise PdfError(f"damaged PDF ({exc})") from None
+    finally:
+        pdf.close()
+    if not any(lines for lines, _, _ in pages):
+        raise PdfError("no text layer (a scan, or images only); kzqa does not read text in images")
+    _drop_running(pages)
+    text, starts = _join_pages([_paragraphs(_reading_order(lines, w)) for lines, w, _ in pages])
+    title, published = text_metadata(text)
+    meta_title = " ".join(str(meta.get("Title", "")).split())
+    if meta_title and not _FILE_NAME.search(meta_title):
+        title = meta_title
+    if published is None:
+        published = _pdf_date(str(meta.get("CreationDate", "")))
+    return PdfText(text, tuple(starts), labels if any(labels) else (), title, published)
+
+
+_REASONS = {  # pdfium's FPDF_ERR_* codes, in words
+    2: "the file cannot be opened",
+    3: "not a readable PDF (truncated or damaged)",
+    4: "encrypted (it needs a password)",
+    6: "encrypted with a security handler PDFium does not support",
+}
+
+
+def _why(exc: Any) -> str:
+    return _REASONS.get(getattr(exc, "err_code", 0) or 0, f"not a readable PDF ({exc})")
+
+
+def _pdf_date(value: str) -> str | None:
+    """The date of a PDF date string: D:20240305120000Z -> 2024-03-05."""
+    m = re.match(r"(?:D:)?(\d{4})(\d{2})(\d{2})", value.strip())
+    return parse_date(f"{m[1]}-{m[2]}-{m[3]}") if m else None
+
+
+def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
+    """The text lines of one page with their boxes (pieces far apart on one baseline, as in
+    columns, kept apart), top first; and the page's width and height. Read letter by letter:
+    pdfium's own text rectangles cut a line into overlapping runs."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    box = [ctypes.c_double() for _ in range(4)]
+    refs = [ctypes.byref(b) for b in box]
+    lines: list[_Line] = []
+    chars: list[str] = []
+    line: _Line | None = None
+
+    def close() -> None:
+        nonlocal line
+        if line is not None:
+            text = "".join(chars)
+            line.soft_hyphen = text.rstrip(" ").endswith(tuple(_SOFT_HYPHENS))
+            line.text = " ".join(re.sub(f"[{_SOFT_HYPHENS}\x00-\x1f]", " ", text).split())
+            if line.text:
+                lines.append(line)
+        line = None
+        chars.clear()
+
+    try:
+        raw = textpage.raw
+        for i in range(pdfium_c.FPDFText_CountChars(raw)):
+            ch = chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 0x20)
+            if ch in "\r\n":
+                close()
+                continue
+            if ch.isspace() or not pdfium_c.FPDFText_GetCharBox(raw, i, *refs):
+                if line is not None:
+                    chars.append(" ")
+                continue
+            left, right, bottom, top = (b.value for b in box)
+            if line is not None:
+                size = pdfium_c.FPDFText_GetFontSize(raw, i) or 1.5 * (top - bottom)
+                far = left - line.right > SEGMENT_GAP * size or right < line.left - size
+                if far or bottom > line.top or top < line.bottom:
+                    close()
+            if line is None:
+                line = _Line(left, bottom, right, top, "")
+            else:
+                line.right = max(line.right, right)
+                line.top, line.bottom = max(line.top, top), min(line.bottom, bottom)
+            chars.append(ch)
+        close()
+    finally:
+        textpage.close()
+        width, height = page.get_size()
+        page.close()
+    lines.sort(key=lambda ln: -ln.top)  # stable: pieces of one line keep their order
+    return lines, width, height
+
+
+def _drop_running(pages: list[tuple[list[_Line], float, float]]) -> None:
+    """Remove lines repeated at the top or bottom of most pages (page numbers counted as one
+    line whatever their number): running headers and footers."""
+    if len(pages) < 2:
+        return
+
+    def edge(lines: list[_Line], height: float) -> list[_Line]:
+        ends = lines[:EDGE_LINES] + lines[-EDGE_LINES:]  # lines are top first
+        return [ln for ln in ends if ln.top > height * (1 - MARGIN) or ln.bottom < height * MARGIN]
+
+    counts: Counter[str] = Counter()
+    for lines, _, height in pages:
+        counts.update({_running_key(ln.text) for ln in edge(lines, height)})
+    need = max(2, RUNNING_SHARE * len(pages))
+    for lines, _, height in pages:
+        found = edge(lines, height)
+        running = {id(ln) for ln in found if counts[_running_key(ln.text)] >= need}
+        lines[:] = [ln for ln in lines if id(ln) not in running]
+
+
+def _running_key(text: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+
+
+def _reading_order(lines: list[_Line], width: float) -> list[_Line]:
+    """Lines top to bottom; on a two-column page, the left column before the right one between
+    lines that span both (a title, a wide figure)."""
+    if not lines:
+        return lines
+    left = min(ln.left for ln in lines)
+    mid = (left + max(ln.right for ln in lines)) / 2
+    side = {id(ln): "L" if ln.right < mid else "R" if ln.left > mid else "F" for ln in lines}
+    sides = Counter(side.values())
+    if sides["L"] < 3 or sides["R"] < 3:
+        return lines
+    out: list[_Line] = []
+    columns: dict[str, list[_Line]] = {"L": [], "R": []}
+    for ln in lines:
+        if side[id(ln)] == "F":
+            out += columns["L"] + columns["R"] + [ln]
+            columns = {"L": [], "R": []}
+        else:
+            columns[side[id(ln)]].append(ln)
+    return out + columns["L"] + columns["R"]
+
+
+def _paragraphs(lines: list[_Line]) -> list[str]:
+    """One page's lines joined into paragraphs."""
+    pitches = [a.top - b.top for a, b in zip(lines, lines[1:], strict=False) if a.top > b.top]
+    pitch = statistics.median(pitches) if pitches else 0.0
+    out: list[str] = []
+    prev: _Line | None = None
+    column_right = 0.0
+    for ln in lines:
+        if prev is None or _breaks(prev, ln, pitch, column_right):
+            out.append(ln.text)
+            column_right = ln.right
+        else:
+            out[-1] = _join_lines(out[-1], ln.text, prev.soft_hyphen)
+        column_right = max(column_right, ln.right)
+        prev = ln
+    return out
+
+
+def _breaks(a: _Line, b: _Line, pitch: float, column_right: float) -> bool:
+    """Whether line b starts a new paragraph after line a."""
+    if abs(a.height - b.height) > 0.3 * max(a.height, b.height):
+        return True  # a heading, or a caption: another size of type
+    ends_sentence = bool(_SENTENCE_END.search(a.text))
+    width = column_right - a.left
+    short = ends_sentence and width > 0 and (a.right - a.left) < SHORT_LINE * width
+    if b.top >= a.top:  # the next column, or a line beside: continue unless a ended short
+        return short
+    return short or (pitch > 0 and a.top - b.top > PARAGRAPH_PITCH * pitch)
+
+
+def _join_lines(a: str, b: str, soft_hyphen: bool) -> str:
+    """Two lines of one paragraph: a word hyphenated across them made whole again."""
+    if soft_hyphen:
+        return a + b
+    if a.endswith("-") and len(a) > 1 and a[-2].isalpha():
+        if b[:1].islower():
+            return a[:-1] + b  # "hyphen-" "ated" -> "hyphenated"
+        return a + b  # "China-" "Kazakhstan" keeps its hyphen
+    return f"{a} {b}"
+
+
+def _join_pages(pages: list[list[str]]) -> tuple[str, list[int]]:
+    """The paragraphs of all pages as one text, and where each page starts in it. A page that
+    begins mid-sentence continues the last paragraph of the page before."""
+    paragraphs: list[str] = []
+    starts: list[int] = []
+    at = 0  # length of "\n\n".join(paragraphs)
+    for page in pages:
+        page = list(page)
+        if (
+            page
+            and paragraphs
+            and (not _SENTENCE_END.search(paragraphs[-1]) or page[0][:1].islower())
+        ):
+            joined = _join_lines(paragraphs[-1], page[0], False)
+            # The page starts at its first character, inside the joined paragraph.
+            starts.append(at - len(paragraphs[-1]) + len(joined) - len(page[0]))
+            at += len(joined) - len(paragraphs[-1])
+            paragraphs[-1] = joined
+            page = page[1:]
+        else:
+            starts.append(at + 2 if paragraphs and page else at)
+        for p in page:
+            at += len(p) + (2 if paragraphs else 0)
+            paragraphs.append(p)
+    return "\n\n".join(paragraphs) + "\n", starts
