@@ -25,7 +25,10 @@ SEGMENT_GAP = 1.0  # letters on one baseline further apart than this x the type 
 PARAGRAPH_PITCH = 1.4  # a line this many times the usual line spacing below the last: new paragraph
 SHORT_LINE = 0.6  # a line ending a sentence before this share of the column width ends a paragraph
 CACHE = 16  # extracted PDFs kept by content hash: a citation check re-reads the cited file
-_SOFT_HYPHENS = "\x02\ufffe\u00ad"  # pdfium marks a hyphen it found at a line end with \x02
+# pdfium reads a hyphen at a line end as \x02 (or U+FFFE), whether the word has one or not;
+# U+00AD is a soft hyphen, shown only where a line breaks.
+_LINE_END_HYPHENS = "\x02\ufffe"
+_SOFT_HYPHEN = "\u00ad"
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
 
@@ -53,7 +56,8 @@ class _Line:
     right: float
     top: float
     text: str
-    soft_hyphen: bool = False  # the line ends in a hyphen the PDF marks as a word break
+    size: float = 0.0  # type size of its first letter, in points
+    soft_hyphen: bool = False  # the line ends in a soft hyphen: the word goes on
 
     @property
     def height(self) -> float:
@@ -159,8 +163,12 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
         nonlocal line
         if line is not None:
             text = "".join(chars)
-            line.soft_hyphen = text.rstrip(" ").endswith(tuple(_SOFT_HYPHENS))
-            line.text = " ".join(re.sub(f"[{_SOFT_HYPHENS}\x00-\x1f]", " ", text).split())
+            text = text.rstrip(" ")
+            if text.endswith(tuple(_LINE_END_HYPHENS)):
+                text = text[:-1] + "-"
+            line.soft_hyphen = text.endswith(_SOFT_HYPHEN)
+            text = re.sub(f"[{_LINE_END_HYPHENS}{_SOFT_HYPHEN}\x00-\x1f]", " ", text)
+            line.text = " ".join(text.split())
             if line.text:
                 lines.append(line)
         line = None
@@ -178,13 +186,13 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
                     chars.append(" ")
                 continue
             left, right, bottom, top = (b.value for b in box)
+            size = pdfium_c.FPDFText_GetFontSize(raw, i) or 1.5 * (top - bottom)
             if line is not None:
-                size = pdfium_c.FPDFText_GetFontSize(raw, i) or 1.5 * (top - bottom)
                 far = left - line.right > SEGMENT_GAP * size or right < line.left - size
                 if far or bottom > line.top or top < line.bottom:
                     close()
             if line is None:
-                line = _Line(left, bottom, right, top, "")
+                line = _Line(left, bottom, right, top, "", size)
             else:
                 line.right = max(line.right, right)
                 line.top, line.bottom = max(line.top, top), min(line.bottom, bottom)
@@ -264,7 +272,7 @@ def _paragraphs(lines: list[_Line]) -> list[str]:
 
 def _breaks(a: _Line, b: _Line, pitch: float, column_right: float) -> bool:
     """Whether line b starts a new paragraph after line a."""
-    if abs(a.height - b.height) > 0.3 * max(a.height, b.height):
+    if abs(a.size - b.size) > 0.1 * max(a.size, b.size):
         return True  # a heading, or a caption: another size of type
     ends_sentence = bool(_SENTENCE_END.search(a.text))
     width = column_right - a.left
