@@ -83,8 +83,9 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         answer = [_offset(params.get(name), len(doc.text)) for name in ("astart", "aend")]
         parts = _marked(doc.text, spans, answer)
         pages = ""
-        if parts is not None and spans[0] is not None and spans[1] is not None:
-            pages = Source(None, None, doc.kind, True, **page_fields(meta, *spans)).pages_text()
+        start, end = spans
+        if parts is not None and start is not None and end is not None:
+            pages = Source(None, None, doc.kind, True, **page_fields(meta, start, end)).pages_text()
         return render(
             request,
             "doc.html",
