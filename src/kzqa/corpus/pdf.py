@@ -30,6 +30,9 @@ CACHE = 16  # extracted PDFs kept by content hash: a citation check re-reads the
 _LINE_END_HYPHENS = "\x02\ufffe"
 _SOFT_HYPHEN = "\u00ad"
 _SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
+# A line break pdfium made, or a word: pdfium runs a word hyphenated at a line end on without
+# a break ("extra\ufffeordinary"), so its hyphen ends a word here.
+_WORD = re.compile("\r\n?|\n|[^\\s\x02\ufffe]+[\x02\ufffe]?|[\x02\ufffe]")
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
 
 _lock = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
@@ -146,8 +149,9 @@ def _pdf_date(value: str) -> str | None:
 
 def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
     """The text lines of one page with their boxes (pieces far apart on one baseline, as in
-    columns, kept apart), top first; and the page's width and height. Read letter by letter:
-    pdfium's own text rectangles cut a line into overlapping runs."""
+    columns, kept apart), top first; and the page's width and height. Read word by word, a
+    word's box from its first and last letters' (pdfium's own text rectangles cut a line into
+    overlapping runs; a call per letter would be most of the time spent)."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
@@ -156,14 +160,13 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
     box = [ctypes.c_double() for _ in range(4)]
     refs = [ctypes.byref(b) for b in box]
     lines: list[_Line] = []
-    chars: list[str] = []
+    words: list[str] = []
     line: _Line | None = None
 
     def close() -> None:
         nonlocal line
         if line is not None:
-            text = "".join(chars)
-            text = text.rstrip(" ")
+            text = " ".join(words)
             if text.endswith(tuple(_LINE_END_HYPHENS)):
                 text = text[:-1] + "-"
             line.soft_hyphen = text.endswith(_SOFT_HYPHEN)
@@ -172,31 +175,37 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
             if line.text:
                 lines.append(line)
         line = None
-        chars.clear()
+        words.clear()
 
     try:
         raw = textpage.raw
-        for i in range(pdfium_c.FPDFText_CountChars(raw)):
-            ch = chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 0x20)
-            if ch in "\r\n":
+        count = pdfium_c.FPDFText_CountChars(raw)
+        text = textpage.get_text_range(0, count)  # one call, not one per letter...
+        if len(text) != count:  # ... unless a letter outside the BMP took two UTF-16 units
+            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i) or 0x20) for i in range(count))
+        for m in _WORD.finditer(text):
+            if m[0][0] in "\r\n":
                 close()
                 continue
-            if ch.isspace() or not pdfium_c.FPDFText_GetCharBox(raw, i, *refs):
+            first, last = _box(raw, m.start(), refs, box), _box(raw, m.end() - 1, refs, box)
+            if first is None or last is None:
                 if line is not None:
-                    chars.append(" ")
+                    words.append(m[0])
                 continue
-            left, right, bottom, top = (b.value for b in box)
-            size = pdfium_c.FPDFText_GetFontSize(raw, i) or 1.5 * (top - bottom)
+            left, right = first[0], last[1]
+            bottom, top = min(first[2], last[2]), max(first[3], last[3])
             if line is not None:
+                size = line.size
                 far = left - line.right > SEGMENT_GAP * size or right < line.left - size
                 if far or bottom > line.top or top < line.bottom:
                     close()
             if line is None:
+                size = pdfium_c.FPDFText_GetFontSize(raw, m.start()) or 1.5 * (top - bottom)
                 line = _Line(left, bottom, right, top, "", size)
             else:
                 line.right = max(line.right, right)
                 line.top, line.bottom = max(line.top, top), min(line.bottom, bottom)
-            chars.append(ch)
+            words.append(m[0])
         close()
     finally:
         textpage.close()
@@ -204,6 +213,15 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
         page.close()
     lines.sort(key=lambda ln: -ln.top)  # stable: pieces of one line keep their order
     return lines, width, height
+
+
+def _box(raw: Any, index: int, refs: list[Any], box: list[Any]) -> tuple[float, ...] | None:
+    """A letter's (left, right, bottom, top); None when pdfium knows none (a made-up space)."""
+    import pypdfium2.raw as pdfium_c
+
+    if not pdfium_c.FPDFText_GetCharBox(raw, index, *refs):
+        return None
+    return tuple(b.value for b in box)
 
 
 def _drop_running(pages: list[tuple[list[_Line], float, float]]) -> None:
