@@ -200,3 +200,25 @@ def test_a_changed_pdf_reembeds_only_its_changed_passage(cfg: Config, fake_embed
     assert "third-largest city" in fake_embedder.embedded[0]
     hit = Searcher.open(cfg, fake_embedder).search("Shymkent third-largest city", k=1).hits[0]
     assert hit.source.verified and hit.source.page == 2
+
+
+def test_an_index_without_pages_loads_and_a_damaged_pages_list_is_refused(
+    cfg: Config, fake_embedder
+) -> None:
+    from kzqa import store
+    from kzqa.errors import StoreError
+    from kzqa.files import write_text_atomic
+
+    write(cfg.corpus / "guide.pdf", three_pages())
+    build_index(cfg, embedder=fake_embedder)
+    manifest = store.read_manifest(cfg.index)
+    assert manifest is not None and manifest.files["guide.pdf"]["pages"][0] == 0
+    assert "pages" not in manifest.files["academic-exchanges-china-kazakhstan.txt"]
+    del manifest.files["guide.pdf"]["pages"]  # as an index built before PDFs had pages
+    write_text_atomic(cfg.index / store.MANIFEST, manifest.to_json())
+    hit = Searcher.open(cfg, fake_embedder).search("mausoleum of Khoja Ahmed Yasawi", k=1).hits[0]
+    assert hit.source.page == 0 and "page" not in hit.as_dict(1)["citation"]
+    manifest.files["guide.pdf"]["pages"] = ["one"]
+    write_text_atomic(cfg.index / store.MANIFEST, manifest.to_json())
+    with pytest.raises(StoreError, match="files entry for 'guide.pdf' is malformed"):
+        store.read_manifest(cfg.index)
