@@ -86,6 +86,7 @@ def test_a_printed_article_is_cited_by_page_and_verified(project: Path, article_
         status, headers, body = fetch(srv, "/raw?source=article.pdf")
         assert status == 200 and body == article_pdf
         assert headers["content-type"] == "application/pdf"
+        assert headers["x-content-type-options"] == "nosniff"
         query = urllib.parse.urlencode(
             {"source": "article.pdf", "start": c["start_char"], "end": c["end_char"]}
         )

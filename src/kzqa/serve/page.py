@@ -4,7 +4,7 @@
     GET /doc?source=…&start=…&end=…&astart=…&aend=…#hit
                       the whole document, the cited passage in <mark id="hit">, the answer
                       sentence marked inside it
-    GET /raw?source=… the file itself, as plain text (never run as a page)
+    GET /raw?source=… the file itself, as plain text (never run as a page); a PDF as a PDF
 
 Server-rendered: Jinja2 escapes every value (document text included), and the Content
 Security Policy lets the page load only this server's own script and style, so a corpus file
@@ -39,6 +39,9 @@ RAW_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+# A PDF opens in the browser's own viewer, which runs apart from this origin; a sandbox or
+# `object-src 'none'` would keep Chrome's viewer from showing it at all.
+PDF_HEADERS = {"X-Content-Type-Options": "nosniff"}
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -109,7 +112,7 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         kind = mimetypes.guess_type(source)[0] or "application/octet-stream"
         media = "text/plain" if kind.startswith("text/") else kind
         headers = {
-            **RAW_HEADERS,
+            **(PDF_HEADERS if media == "application/pdf" else RAW_HEADERS),
             "Content-Disposition": f"inline; filename*=UTF-8''{_quote(Path(source).name)}",
         }
         return Response(data, media_type=media, headers=headers)
