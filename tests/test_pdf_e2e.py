@@ -75,6 +75,8 @@ def test_a_printed_article_is_cited_by_page_and_verified(project: Path, article_
     assert span.exit_code == 0, span.output
     read = json.loads(span.stdout)
     assert read["text"] == top["text"] and read["page"] == c["page"]
+    span = runner.invoke(app, ["read", c["source"], str(c["start_char"]), str(c["end_char"])])
+    assert f"p. {c['page']}" in span.stdout.splitlines()[0]
     # nothing of Chromium's running header and footer (date, title, file URL, "2/3")
     assert not re.search(r"file://|\d+/\d+\s*$", top["text"])
 

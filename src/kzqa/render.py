@@ -182,6 +182,9 @@ def read_text(span: dict[str, Any], color: bool = False) -> str:
         f"-{span['end_line']}" if span["end_line"] != span["start_line"] else ""
     )
     head = f"{span['source']}:{lines}  chars {span['start_char']}-{span['end_char']}"
+    if span.get("page"):  # a PDF: the pages, as a reader cites them
+        page, end = span["page"], span["end_page"]
+        head += f"  p. {page}" if page == end else f"  pp. {page}–{end}"
     if not span["verified"]:
         head += "  [CHANGED: the file is no longer what the index read; run `kzqa index`]"
     body = span["text"]
