@@ -62,10 +62,6 @@ class _Line:
     size: float = 0.0  # type size of its first letter, in points
     soft_hyphen: bool = False  # the line ends in a soft hyphen: the word goes on
 
-    @property
-    def height(self) -> float:
-        return self.top - self.bottom
-
 
 def extract_pdf(raw: bytes, digest: str) -> PdfText:
     """The text of a PDF (cached by `digest`, its SHA-256); PdfError when it cannot be read."""
@@ -116,10 +112,10 @@ def _extract(raw: bytes) -> PdfText:
             raise PdfError(f"damaged PDF ({exc})") from None
     finally:
         pdf.close()
-    if not any(lines for lines, _, _ in pages):
+    if not any(lines for lines, _ in pages):
         raise PdfError("no text layer (a scan, or images only); kzqa does not read text in images")
     _drop_running(pages)
-    text, starts = _join_pages([_paragraphs(_reading_order(lines, w)) for lines, w, _ in pages])
+    text, starts = _join_pages([_paragraphs(_reading_order(lines)) for lines, _ in pages])
     title, published = text_metadata(text)
     meta_title = " ".join(str(meta.get("Title", "")).split())
     if meta_title and not _FILE_NAME.search(meta_title):
@@ -147,9 +143,9 @@ def _pdf_date(value: str) -> str | None:
     return parse_date(f"{m[1]}-{m[2]}-{m[3]}") if m else None
 
 
-def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
+def _page_lines(page: Any) -> tuple[list[_Line], float]:
     """The text lines of one page with their boxes (pieces far apart on one baseline, as in
-    columns, kept apart), top first; and the page's width and height. Read word by word, a
+    columns, kept apart), top first; and the page's height. Read word by word, a
     word's box from its first and last letters' (pdfium's own text rectangles cut a line into
     overlapping runs; a call per letter would be most of the time spent)."""
     import ctypes
@@ -209,10 +205,10 @@ def _page_lines(page: Any) -> tuple[list[_Line], float, float]:
         close()
     finally:
         textpage.close()
-        width, height = page.get_size()
+        height = page.get_height()
         page.close()
     lines.sort(key=lambda ln: -ln.top)  # stable: pieces of one line keep their order
-    return lines, width, height
+    return lines, height
 
 
 def _box(raw: Any, index: int, refs: list[Any], box: list[Any]) -> tuple[float, ...] | None:
@@ -224,7 +220,7 @@ def _box(raw: Any, index: int, refs: list[Any], box: list[Any]) -> tuple[float, 
     return tuple(b.value for b in box)
 
 
-def _drop_running(pages: list[tuple[list[_Line], float, float]]) -> None:
+def _drop_running(pages: list[tuple[list[_Line], float]]) -> None:
     """Remove lines repeated at the top or bottom of most pages (page numbers counted as one
     line whatever their number): running headers and footers."""
     if len(pages) < 2:
@@ -235,10 +231,10 @@ def _drop_running(pages: list[tuple[list[_Line], float, float]]) -> None:
         return [ln for ln in ends if ln.top > height * (1 - MARGIN) or ln.bottom < height * MARGIN]
 
     counts: Counter[str] = Counter()
-    for lines, _, height in pages:
+    for lines, height in pages:
         counts.update({_running_key(ln.text) for ln in edge(lines, height)})
     need = max(2, RUNNING_SHARE * len(pages))
-    for lines, _, height in pages:
+    for lines, height in pages:
         found = edge(lines, height)
         running = {id(ln) for ln in found if counts[_running_key(ln.text)] >= need}
         lines[:] = [ln for ln in lines if id(ln) not in running]
@@ -248,7 +244,7 @@ def _running_key(text: str) -> str:
     return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
-def _reading_order(lines: list[_Line], width: float) -> list[_Line]:
+def _reading_order(lines: list[_Line]) -> list[_Line]:
     """Lines top to bottom; on a two-column page, the left column before the right one between
     lines that span both (a title, a wide figure)."""
     if not lines:
