@@ -18,7 +18,15 @@ from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
 from ..corpus import Scan, scan_corpus
-from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
+from ..embed import (
+    Embedder,
+    has_quantized,
+    model_fingerprint,
+    onnx_damage,
+    onnx_export_ok,
+    open_embedder,
+    quantize_export,
+)
 from ..errors import CorpusError, StoreError
 from ..files import fsync_dir, fsync_tree, write_text_atomic
 from ..records import Passage
@@ -274,6 +282,7 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
     rel = f"{ONNX}/{embedder.fingerprint}"
     folder = index_dir / rel
     if onnx_export_ok(folder):
+        _ensure_quantized(folder, report)
         return rel
     tmp = store.make_staging(index_dir, f"onnx-{embedder.fingerprint}-{time.time_ns()}")
     try:
@@ -294,4 +303,19 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _ensure_quantized(folder, report)
     return rel
+
+
+def _ensure_quantized(folder: Path, report: BuildReport) -> None:
+    """Add the export's int8 question graph once (an export made by an older kzqa lacks it).
+    A failure is a warning: questions are then embedded by the full graph."""
+    if has_quantized(folder):
+        return
+    try:
+        quantize_export(folder)
+    except Exception as exc:  # ONNX Runtime's and onnx's own error types
+        report.warnings.append(
+            f"could not make the int8 question encoder ({type(exc).__name__}: {exc}); "
+            "questions are embedded at full precision"
+        )

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..config import MODES, Config
 from ..corpus import display_source, page_fields
-from ..embed import Embedder, open_question_encoder
+from ..embed import Embedder, has_quantized, open_question_encoder
 from ..errors import StoreError, UsageError
 from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
 from .answer import abstain_reason, choose_answers, confidence
-from .cite import SpanChecker
+from .cite import FileTexts, SpanChecker
 from .dense import open_dense, search, search_exact
 from .lexical import Lexical, content_stems, main_script, open_lexical, question_terms
 
@@ -66,17 +66,18 @@ class Candidates:
 class QuestionCache:
     """Question vectors by question text (least recently used first out), for a server that
     hears the same questions again: a repeated one skips the model, the answer's largest
-    cost. Keyed by the encoder's fingerprint too, so a new model never reuses a vector."""
+    cost. Keyed by the encoder's fingerprint and precision too, so a new model never reuses a
+    vector."""
 
     def __init__(self, entries: int = QUESTION_CACHE) -> None:
         self.entries = entries
-        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, encoder: Embedder, questions: Sequence[str]) -> np.ndarray:
         import numpy as np
 
-        keys = [(encoder.fingerprint, q) for q in questions]
+        keys = [(encoder.fingerprint, encoder.precision, q) for q in questions]
         with self._lock:
             found = {key: self._vectors.get(key) for key in keys}
             for key, vector in found.items():
@@ -84,7 +85,7 @@ class QuestionCache:
                     self._vectors.move_to_end(key)
         missing = list(dict.fromkeys(key for key, vector in found.items() if vector is None))
         if missing:  # embedded outside the lock: other requests go on meanwhile
-            fresh = encoder.embed_queries([q for _, q in missing])
+            fresh = encoder.embed_queries([q for _, _, q in missing])
             with self._lock:
                 for key, vector in zip(missing, fresh, strict=True):
                     found[key] = self._vectors[key] = vector
@@ -112,13 +113,14 @@ class Searcher:
         `questions`: a cache of question vectors (a server's), or none."""
         self.cfg = cfg
         self.questions = questions
+        self.files = FileTexts()  # cited files' texts, re-read when their stat data moves
         self.generation = generation
         self.manifest = generation.manifest
         if encoder is None:
             m = self.manifest
             export = cfg.index / m.onnx if m.onnx else None
             encoder = open_question_encoder(
-                m.model, m.model_fingerprint, export, cfg.model, threads
+                m.model, m.model_fingerprint, export, cfg.model, threads, cfg.question_precision
             )
         self.encoder = encoder
 
@@ -134,7 +136,13 @@ class Searcher:
         export), so a searcher opened on it need not load the model again; None otherwise."""
         old, new = self.manifest, generation.manifest
         same = (old.model_fingerprint, old.onnx) == (new.model_fingerprint, new.onnx)
-        return self.encoder if same else None
+        # An int8 graph added to the export since this encoder was opened: open it.
+        upgrade = (
+            self.cfg.question_precision != self.encoder.precision
+            and new.onnx is not None
+            and has_quantized(self.cfg.index / new.onnx)
+        )
+        return self.encoder if same and not upgrade else None
 
     @cached_property
     def dense(self) -> Any:
@@ -258,7 +266,7 @@ class Searcher:
         found = self.candidates([question], qvec[None, :], pool, mode)[0]
         dense, bm25 = found.dense, found.bm25
         chosen, repeats = self._distinct(question, qvec, self.rank(found, mode), k)
-        checker = SpanChecker(self.cfg.corpus)
+        checker = SpanChecker(self.cfg.corpus, self.files)
         terms = question_terms(question)
         unknown = self.lexical.unknown(list(terms))
         hits = []
