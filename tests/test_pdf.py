@@ -94,6 +94,7 @@ def test_two_columns_are_read_one_after_the_other(tmp_path: Path) -> None:
     doc, _ = read(write(tmp_path / "two.pdf", make_pdf([Page([title, *interleaved])])))
     assert doc is not None
     assert doc.text == "\n\n".join(["Four cities", *CITIES[:4]]) + "\n"
+    assert doc.headings == (0,)  # the title, in larger type, heads the text below it
 
 
 def test_a_word_hyphenated_at_a_line_end_is_joined(tmp_path: Path) -> None:
@@ -108,6 +109,18 @@ def test_a_word_hyphenated_at_a_line_end_is_joined(tmp_path: Path) -> None:
         "The embassy said the programme was an extraordinary success and that the "
         "China-Kazakhstan ties would grow.\n"
     )
+
+
+def test_a_heading_at_the_foot_of_a_page_is_not_run_into_the_next_page(tmp_path: Path) -> None:
+    pages = [
+        Page([*paragraph_lines(CITIES[:1]), (72, 80, 16, "Cities of the south")]),
+        Page(paragraph_lines(CITIES[2:3])),
+    ]
+    doc, _ = read(write(tmp_path / "foot.pdf", make_pdf(pages)))
+    assert doc is not None
+    assert doc.text == f"{CITIES[0]}\n\nCities of the south\n\n{CITIES[2]}\n"
+    assert doc.headings == (doc.text.index("Cities of the south"),)
+    assert doc.pages == (0, doc.text.index("Shymkent"))
 
 
 def test_printed_page_labels_are_read(tmp_path: Path) -> None:

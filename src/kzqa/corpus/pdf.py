@@ -24,6 +24,8 @@ RUNNING_SHARE = 0.5  # a line counts as running when it is on at least half the 
 SEGMENT_GAP = 1.0  # letters on one baseline further apart than this x the type size: columns
 PARAGRAPH_PITCH = 1.4  # a line this many times the usual line spacing below the last: new paragraph
 SHORT_LINE = 0.6  # a line ending a sentence before this share of the column width ends a paragraph
+HEADING_SIZE = 1.15  # a short paragraph in type this much larger than the body's is a heading
+MAX_HEADING = 200  # characters; longer is a paragraph in large type, not a heading
 CACHE = 16  # extracted PDFs kept by content hash: a citation check re-reads the cited file
 # pdfium reads a hyphen at a line end as \x02 (or U+FFFE), whether the word has one or not;
 # U+00AD is a soft hyphen, shown only where a line breaks.
@@ -50,6 +52,7 @@ class PdfText:
     labels: tuple[str, ...]  # each page's printed label ("iv", "12"); () when the PDF has none
     title: str | None
     published: str | None
+    headings: tuple[int, ...] = ()  # where each heading paragraph starts (Document.headings)
 
 
 @dataclass
@@ -61,6 +64,13 @@ class _Line:
     text: str
     size: float = 0.0  # type size of its first letter, in points
     soft_hyphen: bool = False  # the line ends in a soft hyphen: the word goes on
+
+
+@dataclass
+class _Paragraph:
+    text: str
+    size: float  # type size of its first line
+    heading: bool = False
 
 
 def extract_pdf(raw: bytes, digest: str) -> PdfText:
@@ -115,14 +125,31 @@ def _extract(raw: bytes) -> PdfText:
     if not any(lines for lines, _ in pages):
         raise PdfError("no text layer (a scan, or images only); kzqa does not read text in images")
     _drop_running(pages)
-    text, starts = _join_pages([_paragraphs(_reading_order(lines)) for lines, _ in pages])
+    paragraphs = [_paragraphs(_reading_order(lines)) for lines, _ in pages]
+    body = _body_size([ln for lines, _ in pages for ln in lines])
+    for p in (p for page in paragraphs for p in page):
+        p.heading = (
+            p.size >= HEADING_SIZE * body
+            and len(p.text) <= MAX_HEADING
+            and not _SENTENCE_END.search(p.text)
+        )
+    text, starts, headings = _join_pages(paragraphs)
     title, published = text_metadata(text)
     meta_title = " ".join(str(meta.get("Title", "")).split())
     if meta_title and not _FILE_NAME.search(meta_title):
         title = meta_title
     if published is None:
         published = _pdf_date(str(meta.get("CreationDate", "")))
-    return PdfText(text, tuple(starts), labels if any(labels) else (), title, published)
+    labels = labels if any(labels) else ()
+    return PdfText(text, tuple(starts), labels, title, published, tuple(headings))
+
+
+def _body_size(lines: list[_Line]) -> float:
+    """The type size most of the text is set in."""
+    sizes: Counter[float] = Counter()
+    for ln in lines:
+        sizes[round(ln.size, 1)] += len(ln.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
 
 
 _REASONS = {  # pdfium's FPDF_ERR_* codes, in words
@@ -266,19 +293,19 @@ def _reading_order(lines: list[_Line]) -> list[_Line]:
     return out + columns["L"] + columns["R"]
 
 
-def _paragraphs(lines: list[_Line]) -> list[str]:
+def _paragraphs(lines: list[_Line]) -> list[_Paragraph]:
     """One page's lines joined into paragraphs."""
     pitches = [a.top - b.top for a, b in zip(lines, lines[1:], strict=False) if a.top > b.top]
     pitch = statistics.median(pitches) if pitches else 0.0
-    out: list[str] = []
+    out: list[_Paragraph] = []
     prev: _Line | None = None
     column_right = 0.0
     for ln in lines:
         if prev is None or _breaks(prev, ln, pitch, column_right):
-            out.append(ln.text)
+            out.append(_Paragraph(ln.text, ln.size))
             column_right = ln.right
         else:
-            out[-1] = _join_lines(out[-1], ln.text, prev.soft_hyphen)
+            out[-1].text = _join_lines(out[-1].text, ln.text, prev.soft_hyphen)
         column_right = max(column_right, ln.right)
         prev = ln
     return out
@@ -307,28 +334,36 @@ def _join_lines(a: str, b: str, soft_hyphen: bool) -> str:
     return f"{a} {b}"
 
 
-def _join_pages(pages: list[list[str]]) -> tuple[str, list[int]]:
-    """The paragraphs of all pages as one text, and where each page starts in it. A page that
-    begins mid-sentence continues the last paragraph of the page before."""
-    paragraphs: list[str] = []
+def _join_pages(pages: list[list[_Paragraph]]) -> tuple[str, list[int], list[int]]:
+    """The paragraphs of all pages as one text; where each page starts in it, and where each
+    heading does. A page that begins mid-sentence continues the last paragraph of the page
+    before (never a heading's)."""
+    out: list[_Paragraph] = []
     starts: list[int] = []
-    at = 0  # length of "\n\n".join(paragraphs)
+    headings: list[int] = []
+    at = 0  # len("\n\n".join(p.text for p in out))
     for page in pages:
-        page = list(page)
-        if (
-            page
-            and paragraphs
-            and (not _SENTENCE_END.search(paragraphs[-1]) or page[0][:1].islower())
-        ):
-            joined = _join_lines(paragraphs[-1], page[0], False)
+        rest = list(page)
+        if rest and out and _continues(out[-1], rest[0]):
+            last, first = out[-1], rest.pop(0)
+            joined = _join_lines(last.text, first.text, False)
             # The page starts at its first character, inside the joined paragraph.
-            starts.append(at - len(paragraphs[-1]) + len(joined) - len(page[0]))
-            at += len(joined) - len(paragraphs[-1])
-            paragraphs[-1] = joined
-            page = page[1:]
+            starts.append(at - len(last.text) + len(joined) - len(first.text))
+            at += len(joined) - len(last.text)
+            last.text = joined
         else:
-            starts.append(at + 2 if paragraphs and page else at)
-        for p in page:
-            at += len(p) + (2 if paragraphs else 0)
-            paragraphs.append(p)
-    return "\n\n".join(paragraphs) + "\n", starts
+            starts.append(at + 2 if out and rest else at)
+        for p in rest:
+            at += 2 if out else 0
+            if p.heading:
+                headings.append(at)
+            out.append(p)
+            at += len(p.text)
+    return "\n\n".join(p.text for p in out) + "\n", starts, headings
+
+
+def _continues(last: _Paragraph, first: _Paragraph) -> bool:
+    """Whether a page's first paragraph goes on with the last one of the page before."""
+    if last.heading or first.heading:
+        return False
+    return not _SENTENCE_END.search(last.text) or first.text[:1].islower()

@@ -60,6 +60,7 @@ def _read_pdf(entry: FileEntry, raw: bytes, digest: str) -> tuple[Document | Non
         digest,
         entry.size,
         entry.mtime_ns,
+        headings=pdf.headings,
         pages=pdf.pages,
         page_labels=pdf.labels,
     )
