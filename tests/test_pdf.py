@@ -123,6 +123,16 @@ def test_a_heading_at_the_foot_of_a_page_is_not_run_into_the_next_page(tmp_path:
     assert doc.pages == (0, doc.text.index("Shymkent"))
 
 
+def test_a_scanned_page_among_text_pages_is_named_in_a_warning(tmp_path: Path) -> None:
+    pages = [Page(paragraph_lines(CITIES[:1])), Page(image=True), Page(), Page(image=True)]
+    doc, warnings = read(write(tmp_path / "mixed.pdf", make_pdf(pages)))
+    assert doc is not None and doc.text == CITIES[0] + "\n"
+    assert warnings == [
+        "mixed.pdf: pages 2, 4 hold only images, no text layer (scanned?); "
+        "kzqa does not read text in images"
+    ]
+
+
 def test_printed_page_labels_are_read(tmp_path: Path) -> None:
     doc, _ = read(write(tmp_path / "l.pdf", three_pages(labels="0 << /S /r >> 1 << /S /D >>")))
     assert doc is not None and doc.page_labels == ("i", "1", "2")

@@ -53,6 +53,7 @@ class PdfText:
     title: str | None
     published: str | None
     headings: tuple[int, ...] = ()  # where each heading paragraph starts (Document.headings)
+    scanned: tuple[int, ...] = ()  # pages (1-based) holding images but no text: not read
 
 
 @dataclass
@@ -115,7 +116,16 @@ def _extract(raw: bytes) -> PdfText:
         raise PdfError(_why(exc)) from None
     try:
         try:
-            pages = [_page_lines(pdf[i]) for i in range(len(pdf))]
+            pages = []
+            scanned = []  # pages that are images with no text on them: scans
+            for i in range(len(pdf)):
+                page = pdf[i]
+                try:
+                    pages.append(_page_lines(page))
+                    if not pages[-1][0] and _has_image(page):
+                        scanned.append(i + 1)
+                finally:
+                    page.close()
             labels = tuple(pdf.get_page_label(i) for i in range(len(pdf)))
             meta = pdf.get_metadata_dict(skip_empty=True)
         except pdfium.PdfiumError as exc:
@@ -141,7 +151,13 @@ def _extract(raw: bytes) -> PdfText:
     if published is None:
         published = _pdf_date(str(meta.get("CreationDate", "")))
     labels = labels if any(labels) else ()
-    return PdfText(text, tuple(starts), labels, title, published, tuple(headings))
+    return PdfText(text, tuple(starts), labels, title, published, tuple(headings), tuple(scanned))
+
+
+def _has_image(page: Any) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)))
 
 
 def _body_size(lines: list[_Line]) -> float:
@@ -233,7 +249,6 @@ def _page_lines(page: Any) -> tuple[list[_Line], float]:
     finally:
         textpage.close()
         height = page.get_height()
-        page.close()
     lines.sort(key=lambda ln: -ln.top)  # stable: pieces of one line keep their order
     return lines, height
 

@@ -64,7 +64,13 @@ def _read_pdf(entry: FileEntry, raw: bytes, digest: str) -> tuple[Document | Non
         pages=pdf.pages,
         page_labels=pdf.labels,
     )
-    return doc, []
+    if not pdf.scanned:
+        return doc, []
+    pages = ", ".join(map(str, pdf.scanned))
+    return doc, [
+        f"{entry.path}: page{'s' if len(pdf.scanned) > 1 else ''} {pages} "
+        "hold only images, no text layer (scanned?); kzqa does not read text in images"
+    ]
 
 
 def read_file(root: Path, path: str) -> Document | None:
