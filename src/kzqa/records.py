@@ -7,14 +7,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Kinds whose offsets count in the text kzqa extracted, not in the file's decoded bytes.
+EXTRACTED = frozenset({"html", "docx", "odt", "pdf"})
+# Kinds extracted one block (paragraph, heading, table row) per line, a blank line between
+# blocks: block n is line 2n - 1, and a citation names its paragraph range.
+BLOCKS = frozenset({"docx", "odt"})
+
+
+def offsets_of(kind: str) -> str:
+    """What a citation's character offsets count in (its "offsets" in --json)."""
+    return "extracted_text" if kind in EXTRACTED else "file_text"
+
+
+def paragraph_of(line: int) -> int:
+    """The block (1-based) a line of a BLOCKS kind's extracted text belongs to."""
+    return (line + 1) // 2
+
 
 @dataclass(frozen=True)
 class Document:
     """One corpus file, read into the text that offsets refer to."""
 
     path: str  # relative to the corpus folder, with forward slashes
-    text: str  # file text (for HTML: the extracted visible text)
-    kind: str  # "text", "markdown", "html" or "pdf"
+    text: str  # file text (for HTML, Word, OpenDocument and PDF: the extracted text)
+    kind: str  # "text", "markdown", "html", "docx", "odt" or "pdf"
     title: str | None = None
     published: str | None = None  # ISO date, only when the file states one
     sha256: str = ""
@@ -23,6 +39,7 @@ class Document:
     # Where each heading paragraph starts in text (HTML <h1>-<h6>; Markdown's are read from
     # its `#` lines): the chunker keeps a heading with the text below it.
     headings: tuple[int, ...] = ()
+    author: str | None = None  # only when the file states one (page or document metadata)
     # PDF: where each physical page starts in text (page 1 at pages[0]), and each page's
     # printed label ("iv", "12") when the PDF has labels.
     pages: tuple[int, ...] = ()
@@ -69,11 +86,12 @@ class Source:
 
     title: str | None
     published: str | None
-    kind: str  # "text", "markdown", "html" or "pdf" (HTML and PDF: offsets into extracted text)
+    kind: str  # Document.kind (offsets_of(kind): what the offsets count in)
     verified: bool  # the cited span was re-read from the file and still holds the passage
     # The file as the user would open it: corpus/… when the corpus is under the working
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""
+    author: str | None = None  # when the document states one
     # PDF: the physical pages (1-based) the passage starts and ends on (0: not a PDF), and
     # their printed labels when the PDF has them ("xii"; None otherwise).
     page: int = 0
@@ -108,6 +126,23 @@ class Hit:
     def as_dict(self, rank: int) -> dict[str, Any]:
         """One result of `kzqa ask --json`."""
         p, src, a = self.passage, self.source, self.answer
+        citation: dict[str, Any] = {
+            "source": self.path,
+            "title": src.title,
+            "published": src.published,
+            "author": src.author,
+            "start_line": p.start_line,
+            "end_line": p.end_line,
+            "start_char": p.start_char,
+            "end_char": p.end_char,
+            "verified": src.verified,
+            # HTML, Word, OpenDocument and PDF are cited in their extracted text, not their bytes.
+            "offsets": offsets_of(src.kind),
+        }
+        if src.kind in BLOCKS:
+            citation["paragraph"] = paragraph_of(p.start_line)
+            citation["end_paragraph"] = paragraph_of(p.end_line)
+        citation |= self._pages()
         return {
             "rank": rank,
             "score": self.score,
@@ -119,19 +154,7 @@ class Hit:
                 "start_line": a.start_line or p.start_line,
                 "end_line": a.end_line or p.end_line,
             },
-            "citation": {
-                "source": self.path,
-                "title": src.title,
-                "published": src.published,
-                "start_line": p.start_line,
-                "end_line": p.end_line,
-                "start_char": p.start_char,
-                "end_char": p.end_char,
-                "verified": src.verified,
-                # HTML and PDF are cited in their extracted text, not in the raw bytes.
-                "offsets": "extracted_text" if src.kind in ("html", "pdf") else "file_text",
-                **self._pages(),
-            },
+            "citation": citation,
             "scores": self.scores,
         }
 
@@ -146,6 +169,10 @@ class Hit:
         return out
 
 
+# The metadata fields a question about a document itself may ask for, in words.
+DOCUMENT_FIELDS = {"published": "date", "author": "author", "title": "title"}
+
+
 @dataclass(frozen=True)
 class AskResult:
     question: str
@@ -155,6 +182,9 @@ class AskResult:
     k: int = 0  # passages asked for (0: not said)
     repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
     notes: tuple[str, ...] = ()  # what the user should know about how it was read
+    # A question about the top hit's document itself, answered from its metadata:
+    # (field, value), e.g. ("published", "2025-12-04").
+    about: tuple[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `kzqa ask --json` prints (README: "JSON output of `kzqa ask --json`")."""
@@ -168,6 +198,9 @@ class AskResult:
             out["fewer"] = {"asked": self.k, "repeats": self.repeats}
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.about and self.hits:
+            name, value = self.about
+            out["about_document"] = {"field": name, "value": value, "source": self.hits[0].path}
         return out
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
-from ..corpus import Scan, scan_corpus
+from ..corpus import KINDS, READER_VERSION, Scan, scan_corpus
 from ..embed import (
     Embedder,
     has_quantized,
@@ -77,7 +77,9 @@ def chunk_settings(cfg: Config) -> ChunkSettings:
 
 
 def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
-    raw = json.dumps([model_fingerprint, asdict(settings), CHUNKER_VERSION], sort_keys=True)
+    raw = json.dumps(
+        [model_fingerprint, asdict(settings), CHUNKER_VERSION, READER_VERSION], sort_keys=True
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -97,7 +99,7 @@ def build_index(
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     if not scan.files:
         raise CorpusError(
-            f"no documents in {cfg.corpus}", hint="add .txt, .md, .html or .pdf files"
+            f"no documents in {cfg.corpus}", hint=f"add files kzqa reads ({', '.join(KINDS)})"
         )
     with store.write_lock(cfg.index, wait=wait):
         report = BuildReport()
@@ -188,7 +190,7 @@ def _commit_generation(
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
             dimension=embedder.dimension,
-            chunking={**asdict(settings), "version": CHUNKER_VERSION},
+            chunking={**asdict(settings), "version": CHUNKER_VERSION, "reader": READER_VERSION},
             fingerprint=fingerprint,
             index_type=params.as_dict(),
             passages=len(passages),

@@ -51,7 +51,8 @@ def diff_corpus(
         old_by_path.setdefault(p.path, []).append(p)
     changes = compare(scan, old_files, old_skipped)
     unchanged, still_skipped = set(changes.unchanged), set(changes.still_skipped)
-    removed_by_hash = {old_files[path]["sha256"]: path for path in changes.removed}
+    gone = changes.removed + [old for old, _ in changes.renamed]
+    removed_by_hash = {old_files[path]["sha256"]: path for path in gone}
 
     diff.warnings += scan.warnings
     files: dict[str, dict[str, Any]] = {}
@@ -114,6 +115,7 @@ def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:
         "kind": doc.kind,
         "title": doc.title,
         "published": doc.published,
+        "author": doc.author,
         "passages": None,
     }
     if doc.pages:  # PDF: where each page starts in the text, for a citation's page

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .blocks import Extracted, Unreadable
 from .metadata import parse_date, text_metadata
 
 MARGIN = 0.1  # running headers and footers sit in the top and bottom tenth of a page
@@ -38,22 +39,7 @@ _WORD = re.compile("\r\n?|\n|[^\\s\x02\ufffe]+[\x02\ufffe]?|[\x02\ufffe]")
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
 
 _lock = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
-_cache: OrderedDict[str, PdfText] = OrderedDict()
-
-
-class PdfError(Exception):
-    """A PDF kzqa cannot read; the message says why, for a `skipped …:` warning."""
-
-
-@dataclass(frozen=True)
-class PdfText:
-    text: str
-    pages: tuple[int, ...]  # where each physical page starts in text (page 1 at pages[0])
-    labels: tuple[str, ...]  # each page's printed label ("iv", "12"); () when the PDF has none
-    title: str | None
-    published: str | None
-    headings: tuple[int, ...] = ()  # where each heading paragraph starts (Document.headings)
-    scanned: tuple[int, ...] = ()  # pages (1-based) holding images but no text: not read
+_cache: OrderedDict[str, Extracted] = OrderedDict()
 
 
 @dataclass
@@ -74,8 +60,9 @@ class _Paragraph:
     heading: bool = False
 
 
-def extract_pdf(raw: bytes, digest: str) -> PdfText:
-    """The text of a PDF (cached by `digest`, its SHA-256); PdfError when it cannot be read."""
+def extract_pdf(raw: bytes, digest: str) -> Extracted:
+    """The text of a PDF, where its pages start, its title and date (cached by `digest`, its
+    SHA-256); Unreadable when it cannot be read."""
     with _lock:
         if digest in _cache:
             _cache.move_to_end(digest)
@@ -107,13 +94,13 @@ def page_fields(meta: dict[str, Any], start: int, end: int) -> dict[str, Any]:
     return out
 
 
-def _extract(raw: bytes) -> PdfText:
+def _extract(raw: bytes) -> Extracted:
     import pypdfium2 as pdfium
 
     try:
         pdf = pdfium.PdfDocument(raw)
     except pdfium.PdfiumError as exc:
-        raise PdfError(_why(exc)) from None
+        raise Unreadable(_why(exc)) from None
     try:
         try:
             pages = []
@@ -129,11 +116,13 @@ def _extract(raw: bytes) -> PdfText:
             labels = tuple(pdf.get_page_label(i) for i in range(len(pdf)))
             meta = pdf.get_metadata_dict(skip_empty=True)
         except pdfium.PdfiumError as exc:
-            raise PdfError(f"damaged PDF ({exc})") from None
+            raise Unreadable(f"damaged PDF ({exc})") from None
     finally:
         pdf.close()
     if not any(lines for lines, _ in pages):
-        raise PdfError("no text layer (a scan, or images only); kzqa does not read text in images")
+        raise Unreadable(
+            "no text layer (a scan, or images only); kzqa does not read text in images"
+        )
     _drop_running(pages)
     paragraphs = [_paragraphs(_reading_order(lines)) for lines, _ in pages]
     body = _body_size([ln for lines, _ in pages for ln in lines])
@@ -151,7 +140,22 @@ def _extract(raw: bytes) -> PdfText:
     if published is None:
         published = _pdf_date(str(meta.get("CreationDate", "")))
     labels = labels if any(labels) else ()
-    return PdfText(text, tuple(starts), labels, title, published, tuple(headings), tuple(scanned))
+    notes: tuple[str, ...] = ()
+    if scanned:
+        numbers = ", ".join(map(str, scanned))
+        notes = (
+            f"page{'s' if len(scanned) > 1 else ''} {numbers} hold only images, no text layer "
+            "(scanned?); kzqa does not read text in images",
+        )
+    return Extracted(
+        text,
+        title,
+        published,
+        headings=tuple(headings),
+        pages=tuple(starts),
+        page_labels=labels,
+        notes=notes,
+    )
 
 
 def _has_image(page: Any) -> bool:

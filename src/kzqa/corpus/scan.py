@@ -15,8 +15,11 @@ KINDS = {
     ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
+    ".docx": "docx",
+    ".odt": "odt",
     ".pdf": "pdf",
 }
+_NAMED = ", ".join(KINDS)  # for the warning on a file of another type
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
     if not root.is_dir():
         raise CorpusError(
             f"corpus folder not found: {root}",
-            hint="create it and add .txt, .md, .html or .pdf files, or pass --corpus",
+            hint=f"create it and add files ({_NAMED}), or pass --corpus",
         )
     excluded = exclude.resolve() if exclude is not None else None
     files: list[FileEntry] = []
@@ -64,7 +67,7 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
                 warnings.append(f"skipped {shown}: its name is not valid UTF-8 (rename it)")
                 continue
             if full.suffix.lower() not in KINDS:
-                warnings.append(f"skipped {rel}: not a .txt, .md, .html or .pdf file")
+                warnings.append(f"skipped {rel}: not a file type kzqa reads ({_NAMED})")
                 continue
             if full.is_symlink() and inside(root, rel) is None:
                 warnings.append(f"skipped {rel}: a link to a file outside the corpus folder")

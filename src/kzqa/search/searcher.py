@@ -15,8 +15,9 @@ from ..config import MODES, Config
 from ..corpus import display_source, page_fields
 from ..embed import Embedder, has_quantized, open_question_encoder
 from ..errors import StoreError, UsageError
-from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
+from ..records import DOCUMENT_FIELDS, Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
+from .about import document_field, metadata_value
 from .answer import abstain_reason, choose_answers, confidence
 from .cite import FileTexts, SpanChecker
 from .dense import open_dense, search, search_exact
@@ -288,6 +289,7 @@ class Searcher:
                 meta.get("kind", "text"),
                 checker.verify(p),
                 display_source(self.cfg.corpus, p.path),
+                meta.get("author"),
                 **page_fields(meta, p.start_char, p.end_char),
             )
             answer = checker.locate(p, answer)
@@ -297,7 +299,17 @@ class Searcher:
         hint = self._script_hint(question)
         notes = self._notes(question, mode, hint)
         reason = None
-        if edited:
+        field = document_field(question)
+        about = None
+        if field and hits and not edited:
+            # Asked of the document itself: its metadata answers, or nothing does.
+            value = metadata_value(hits[0].source, field)
+            answered = value is not None
+            if value is not None:
+                about = (field, value)
+            else:
+                reason = f"{hits[0].path} does not state its {DOCUMENT_FIELDS[field]}"
+        elif edited:
             reason = (
                 f"{edited} of the closest passages changed in the index since it was built "
                 f"(their text no longer matches its hash) and are not shown; {store.REBUILD}"
@@ -317,6 +329,7 @@ class Searcher:
             k=k,
             repeats=repeats,
             notes=notes,
+            about=about,
         )
 
     def confidence(self, question: str, row: int, cosine: float) -> float:
