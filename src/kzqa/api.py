@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import store
 from .config import Config
-from .corpus import changes_since, corpus_paths, display_source, inside, read_file
+from .corpus import changes_since, corpus_paths, display_source, inside, page_fields, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
 from .records import AskResult, offsets_of
 from .search import Searcher, check_mode, check_question
@@ -199,4 +199,5 @@ def read_span(
         "after": text[end_char : end_char + context],
         "verified": doc.sha256 == manifest.files[path]["sha256"],
         "offsets": offsets_of(doc.kind),
+        **page_fields(manifest.files[path], start_char, end_char),  # PDF: page, end_page
     }

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Kinds whose offsets count in the text kzqa extracted, not in the file's decoded bytes.
-EXTRACTED = frozenset({"html", "docx", "odt"})
+EXTRACTED = frozenset({"html", "docx", "odt", "pdf"})
 # Kinds extracted one block (paragraph, heading, table row) per line, a blank line between
 # blocks: block n is line 2n - 1, and a citation names its paragraph range.
 BLOCKS = frozenset({"docx", "odt"})
@@ -29,8 +29,8 @@ class Document:
     """One corpus file, read into the text that offsets refer to."""
 
     path: str  # relative to the corpus folder, with forward slashes
-    text: str  # file text (for HTML, Word and OpenDocument: the extracted text)
-    kind: str  # "text", "markdown", "html", "docx" or "odt"
+    text: str  # file text (for HTML, Word, OpenDocument and PDF: the extracted text)
+    kind: str  # "text", "markdown", "html", "docx", "odt" or "pdf"
     title: str | None = None
     published: str | None = None  # ISO date, only when the file states one
     sha256: str = ""
@@ -40,6 +40,10 @@ class Document:
     # its `#` lines): the chunker keeps a heading with the text below it.
     headings: tuple[int, ...] = ()
     author: str | None = None  # only when the file states one (page or document metadata)
+    # PDF: where each physical page starts in text (page 1 at pages[0]), and each page's
+    # printed label ("iv", "12") when the PDF has labels.
+    pages: tuple[int, ...] = ()
+    page_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,20 @@ class Source:
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""
     author: str | None = None  # when the document states one
+    # PDF: the physical pages (1-based) the passage starts and ends on (0: not a PDF), and
+    # their printed labels when the PDF has them ("xii"; None otherwise).
+    page: int = 0
+    end_page: int = 0
+    page_label: str | None = None
+    end_page_label: str | None = None
+
+    def pages_text(self) -> str:
+        """ "p. 3" or "pp. 3–4" (printed labels when the PDF has them); "" when not a PDF."""
+        if not self.page:
+            return ""
+        first = self.page_label or str(self.page)
+        last = self.end_page_label or str(self.end_page)
+        return f"p. {first}" if self.end_page == self.page else f"pp. {first}–{last}"
 
 
 @dataclass(frozen=True)
@@ -118,12 +136,13 @@ class Hit:
             "start_char": p.start_char,
             "end_char": p.end_char,
             "verified": src.verified,
-            # HTML, Word and OpenDocument are cited in their extracted text, not their bytes.
+            # HTML, Word, OpenDocument and PDF are cited in their extracted text, not their bytes.
             "offsets": offsets_of(src.kind),
         }
         if src.kind in BLOCKS:
             citation["paragraph"] = paragraph_of(p.start_line)
             citation["end_paragraph"] = paragraph_of(p.end_line)
+        citation |= self._pages()
         return {
             "rank": rank,
             "score": self.score,
@@ -138,6 +157,16 @@ class Hit:
             "citation": citation,
             "scores": self.scores,
         }
+
+    def _pages(self) -> dict[str, Any]:
+        """A PDF citation's pages: physical (1-based), and printed labels when it has them."""
+        src = self.source
+        if not src.page:
+            return {}
+        out: dict[str, Any] = {"page": src.page, "end_page": src.end_page}
+        if src.page_label is not None:
+            out |= {"page_label": src.page_label, "end_page_label": src.end_page_label}
+        return out
 
 
 # The metadata fields a question about a document itself may ask for, in words.

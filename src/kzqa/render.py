@@ -141,8 +141,13 @@ def _fill(parts: list[str], width: int) -> list[str]:
 
 def _where(hit: Hit, corpus: Path) -> str:
     """The answer sentence's file:line:col (file:line when the column is not known), the form
-    editors and terminals open; a path with a space is quoted."""
+    editors and terminals open; a PDF's file and page (`file.pdf p. 3`, `pp. 3–4`), the form
+    a reader cites. A path with a space is quoted."""
     p, a = hit.passage, hit.answer
+    if hit.source.page:
+        path = _path(hit, corpus)
+        quoted = shlex.quote(path) if any(c.isspace() for c in path) else path
+        return f"{quoted} {hit.source.pages_text()}"
     line = a.start_line or p.start_line
     return _quoted(f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else ""))
 
@@ -190,6 +195,9 @@ def read_text(span: dict[str, Any], color: bool = False) -> str:
         f"-{span['end_line']}" if span["end_line"] != span["start_line"] else ""
     )
     head = f"{span['source']}:{lines}  chars {span['start_char']}-{span['end_char']}"
+    if span.get("page"):  # a PDF: the pages, as a reader cites them
+        page, end = span["page"], span["end_page"]
+        head += f"  p. {page}" if page == end else f"  pp. {page}–{end}"
     if not span["verified"]:
         head += "  [CHANGED: the file is no longer what the index read; run `kzqa index`]"
     body = span["text"]

@@ -133,7 +133,7 @@ def _skipped(entry: FileEntry, reason: str) -> dict[str, Any]:
 
 
 def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:
-    return {
+    meta: dict[str, Any] = {
         "size": entry.size,
         "mtime_ns": entry.mtime_ns,
         "sha256": doc.sha256,
@@ -143,3 +143,8 @@ def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:
         "author": doc.author,
         "passages": None,
     }
+    if doc.pages:  # PDF: where each page starts in the text, for a citation's page
+        meta["pages"] = list(doc.pages)
+    if doc.page_labels:
+        meta["page_labels"] = list(doc.page_labels)
+    return meta

@@ -3,6 +3,7 @@ since the index was built (changes)."""
 
 from .changes import Changes, changes_since, compare, same_stat
 from .paths import corpus_paths, display_source, inside
+from .pdf import page_fields
 from .read import READER_VERSION, charset_of, decode, read_document, read_file
 from .scan import KINDS, FileEntry, Scan, scan_corpus
 
@@ -19,6 +20,7 @@ __all__ = [
     "decode",
     "display_source",
     "inside",
+    "page_fields",
     "read_document",
     "read_file",
     "same_stat",

@@ -21,6 +21,11 @@ class Extracted:
     published: str | None = None  # ISO date
     author: str | None = None
     headings: tuple[int, ...] = ()  # where each heading's block starts in text
+    # PDF: where each physical page starts in text (page 1 at pages[0]), and each page's
+    # printed label when the PDF has labels.
+    pages: tuple[int, ...] = ()
+    page_labels: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the reader should be warned of (a scanned page)
 
 
 def join_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, tuple[int, ...]]:

@@ -12,6 +12,7 @@ from .encoding import decode as decode_bytes
 from .html import read_html
 from .metadata import markdown_metadata, text_metadata
 from .office import read_docx, read_odt
+from .pdf import extract_pdf
 from .scan import KINDS, FileEntry
 
 # Bump when the text read from a file changes (it is part of the index fingerprint): 2 reads
@@ -31,7 +32,9 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
     kind = KINDS[Path(entry.path).suffix.lower()]
     warnings: list[str] = []
     try:
-        if kind in _OFFICE:
+        if kind == "pdf":
+            found = extract_pdf(raw, digest)
+        elif kind in _OFFICE:
             found = _OFFICE[kind](raw)
         else:
             text, note = decode_text(raw, kind)
@@ -40,6 +43,7 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
             found = _extract(text, kind)
     except Unreadable as exc:
         return None, [*warnings, f"skipped {entry.path}: {exc}"]
+    warnings += [f"{entry.path}: {note}" for note in found.notes]
     if not found.text.strip():
         return None, [*warnings, f"skipped {entry.path}: no text"]
     doc = Document(
@@ -53,6 +57,8 @@ def read_document(entry: FileEntry) -> tuple[Document | None, list[str]]:
         entry.mtime_ns,
         found.headings,
         found.author,
+        found.pages,
+        found.page_labels,
     )
     return doc, warnings
 

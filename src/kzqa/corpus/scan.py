@@ -17,6 +17,7 @@ KINDS = {
     ".htm": "html",
     ".docx": "docx",
     ".odt": "odt",
+    ".pdf": "pdf",
 }
 _NAMED = ", ".join(KINDS)  # for the warning on a file of another type
 

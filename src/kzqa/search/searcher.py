@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..config import MODES, Config
-from ..corpus import display_source
+from ..corpus import display_source, page_fields
 from ..embed import Embedder, has_quantized, open_question_encoder
 from ..errors import StoreError, UsageError
 from ..records import DOCUMENT_FIELDS, Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
@@ -290,6 +290,7 @@ class Searcher:
                 checker.verify(p),
                 display_source(self.cfg.corpus, p.path),
                 meta.get("author"),
+                **page_fields(meta, p.start_char, p.end_char),
             )
             answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))

@@ -45,7 +45,8 @@ exact citation. Returns the JSON of `kzqa ask --json`:
   "answer": {"text", "start_char", "end_char", "start_line", "end_line"},
   "citation": {"source", "title", "published", "author", "start_line", "end_line",
                "start_char", "end_char", "verified", "offsets",
-               "paragraph", "end_paragraph"},   (the last two: Word and OpenDocument only)
+               "paragraph", "end_paragraph",   (these two: Word and OpenDocument only)
+               "page", "end_page", "page_label", "end_page_label"},   (PDF only)
   "scores": {"dense", "bm25", "confidence"}}],
  "fewer": {"asked", "repeats"}, "notes": [...]}   (these two only when there is one)
 
@@ -56,10 +57,14 @@ exact citation. Returns the JSON of `kzqa ask --json`:
   null when answered is true.
 - citation.start_char/end_char are character offsets (not bytes) into the file's text:
   text[start_char:end_char] is the passage verbatim, and answer.start_char/end_char locate the
-  answer sentence the same way. With "offsets": "extracted_text" (HTML, .docx, .odt) they
-  index the text kzqa extracted (a page's article, a document's paragraphs and table rows),
-  not the file's bytes; paragraph/end_paragraph number a document's blocks from 1. Give
-  source and offsets to `read` to quote the span or see what surrounds it.
+  answer sentence the same way. With "offsets": "extracted_text" (HTML, .docx, .odt, .pdf)
+  they index the text kzqa extracted (a page's article, a document's paragraphs and table
+  rows, a PDF's text layer), not the file's bytes; paragraph/end_paragraph number a
+  document's blocks from 1. Give source and offsets to `read` to quote the span or see what
+  surrounds it.
+- citation.page/end_page (PDF only): the 1-based physical pages the passage is on;
+  page_label/end_page_label: the pages' printed labels, when the PDF has them. Cite a PDF
+  by page.
 - citation.verified is true when the span was re-read from the file at answer time and still
   holds the passage; false means the file changed since it was indexed.
 - start_line/end_line are 1-based and inclusive; title/published/author come from the file itself
@@ -103,8 +108,8 @@ The text of an indexed file at a citation's characters [start_char, end_char), w
 `context` characters before and after it: to quote a citation exactly, or expand it to see
 what surrounds it. source is a citation's source as `ask` returns it (or a path relative to
 the corpus folder); start_char/end_char are character offsets into the file's text (for HTML,
-.docx and .odt files the text kzqa extracted, as the citation's "offsets" says), exactly as
-`ask` gives them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
+.docx, .odt and .pdf files the text kzqa extracted, as the citation's "offsets" says), exactly
+as `ask` gives them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
 "start_line", "end_line", "text", "before", "after", "verified", "offsets"}. before/after are
 empty when context is 0, and shorter at the start or end of the file. verified is true when
 the file was re-read and is still exactly what the index read, so the offsets mean what the

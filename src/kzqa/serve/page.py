@@ -4,7 +4,7 @@
     GET /doc?source=…&start=…&end=…&astart=…&aend=…#hit
                       the whole document, the cited passage in <mark id="hit">, the answer
                       sentence marked inside it
-    GET /raw?source=… the file itself, as plain text (never run as a page)
+    GET /raw?source=… the file itself, as plain text (never run as a page); a PDF as a PDF
 
 Server-rendered: Jinja2 escapes every value (document text included), and the Content
 Security Policy lets the page load only this server's own script and style, so a corpus file
@@ -23,9 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from ..corpus import charset_of
+from ..corpus import charset_of, page_fields
 from ..errors import KzqaError, UsageError
-from ..records import EXTRACTED, Hit
+from ..records import EXTRACTED, Hit, Source
 from ..render import display_source
 from .service import Service
 
@@ -39,6 +39,9 @@ RAW_HEADERS = {
     "Content-Security-Policy": "sandbox; default-src 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+# A PDF opens in the browser's own viewer, which runs apart from this origin; a sandbox or
+# `object-src 'none'` would keep Chrome's viewer from showing it at all.
+PDF_HEADERS = {"X-Content-Type-Options": "nosniff"}
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -82,12 +85,17 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         spans = [_offset(params.get(name), len(doc.text)) for name in ("start", "end")]
         answer = [_offset(params.get(name), len(doc.text)) for name in ("astart", "aend")]
         parts = _marked(doc.text, spans, answer)
+        pages = ""
+        start, end = spans
+        if parts is not None and start is not None and end is not None:
+            pages = Source(None, None, doc.kind, True, **page_fields(meta, start, end)).pages_text()
         return render(
             request,
             "doc.html",
             doc=doc,
             meta=meta,
             parts=parts,
+            pages=pages,
             shown=display_source(service.cfg.corpus, source),
             cited=parts is not None,
             extracted=doc.kind in EXTRACTED,
@@ -106,7 +114,7 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         if kind.startswith("text/"):  # HTML too: shown as text, in the encoding kzqa read
             kind = f"text/plain; charset={charset_of(data, source)}"
         headers = {
-            **RAW_HEADERS,
+            **(PDF_HEADERS if kind == "application/pdf" else RAW_HEADERS),
             "Content-Disposition": f"inline; filename*=UTF-8''{_quote(Path(source).name)}",
         }
         return Response(data, media_type=kind, headers=headers)

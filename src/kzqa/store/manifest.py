@@ -30,6 +30,9 @@ FILE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "kind": str,
     "passages": int,
 }
+# Held by some entries only (PDFs), each a list of this type: where each page starts in the
+# extracted text, and each page's printed label. An index without them still loads.
+OPTIONAL_FILE_LISTS: dict[str, type] = {"pages": int, "page_labels": str}
 SKIPPED_FIELDS: dict[str, type | tuple[type, ...]] = {"size": int, "mtime_ns": int}
 
 
@@ -114,7 +117,16 @@ def read_manifest(index_dir: Path) -> Manifest | None:
 
 
 def _entry_ok(entry: Any, wanted: dict[str, type | tuple[type, ...]]) -> bool:
-    return isinstance(entry, dict) and all(
-        isinstance(entry.get(key), kind) and not isinstance(entry.get(key), bool)
-        for key, kind in wanted.items()
+    return (
+        isinstance(entry, dict)
+        and all(
+            isinstance(entry.get(key), kind) and not isinstance(entry.get(key), bool)
+            for key, kind in wanted.items()
+        )
+        and all(
+            isinstance(entry[key], list)
+            and all(isinstance(v, kind) and not isinstance(v, bool) for v in entry[key])
+            for key, kind in OPTIONAL_FILE_LISTS.items()
+            if key in entry
+        )
     )
