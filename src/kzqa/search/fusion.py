@@ -88,14 +88,15 @@ def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Rank
         return ranked
     scores = dict(ranked)
     floor = min(scores.values())
+    last = len(paths) - 1
     out = {}
     for i, score in scores.items():
-        beside = [
-            scores.get(j, floor)
-            for j in (i - 1, i + 1)
-            if 0 <= j < len(paths) and paths[j] == paths[i]
-        ]
-        out[i] = score + weight * (max(beside, default=floor) - floor)
+        best = floor  # the better neighbour's score, if it is in the same file
+        if i > 0 and paths[i - 1] == paths[i]:
+            best = max(best, scores.get(i - 1, floor))
+        if i < last and paths[i + 1] == paths[i]:
+            best = max(best, scores.get(i + 1, floor))
+        out[i] = score + weight * (best - floor)
     return best_first(out.items())
 
 

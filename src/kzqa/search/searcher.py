@@ -203,7 +203,9 @@ class Searcher:
                 d.update(zip(extra, (float(c) for c in cosines), strict=True))
             wanted = self.cfg.sentence_weight and mode != "bm25"
             sentence = self.match_sentences(list(d), qvec) if wanted else {}
-            if not all(math.isfinite(x) for x in (*d.values(), *sentence.values())):
+            # One sum: NaN and inf (even inf - inf) make it not finite; scores are far from
+            # overflowing a float.
+            if not math.isfinite(sum(d.values()) + sum(sentence.values())):
                 # Same-size garbage in vectors.npy or sentences.npy, written since a build
                 # last checked them (`verify` hashes every file).
                 raise StoreError(f"the vectors in {gen.folder} are damaged", hint=store.REBUILD)
