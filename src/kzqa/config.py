@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import ConfigError
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # milvus.uri: a URL, not a file path
 _COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # Milvus's rule for names
 DEFAULT_CONFIG = "kzqa.yaml"
 MODES = ("dense", "bm25", "hybrid")
@@ -174,7 +175,7 @@ def _from_file(path: Path) -> Config:
         if name in values and not values[name].is_absolute():
             values[name] = base / values[name]
     uri = values.get("milvus_uri")
-    if uri and "://" not in uri and not Path(uri).is_absolute():
+    if uri and not _SCHEME.match(uri) and not Path(uri).is_absolute():
         values["milvus_uri"] = str(base / uri)  # a Milvus Lite file, like the folders
     values.setdefault("corpus", base / "corpus")
     values.setdefault("index", base / "index")
@@ -235,8 +236,7 @@ def _validate(cfg: Config) -> Config:
         (cfg.ivf_rerank >= 1, "ann.ivf_rerank", "must be at least 1"),
         (cfg.store in STORES, "store", f"must be one of {', '.join(STORES)}"),
         (
-            not cfg.milvus_uri.startswith(("http:", "https:", "tcp:", "grpc:"))
-            or "://" in cfg.milvus_uri,
+            not _SCHEME.match(cfg.milvus_uri) or "://" in cfg.milvus_uri,
             "milvus.uri",
             "must be a file path (Milvus Lite) or a URL such as http://host:19530",
         ),

@@ -41,10 +41,15 @@ class MilvusLegs:
         fp = self.generation.manifest.fingerprint
         return {passage_key(p, fp): row for row, p in enumerate(self.generation.passages)}
 
-    def open(self) -> None:
-        """Connect and load the collection (what the first question would otherwise pay)."""
+    @cached_property
+    def opened(self) -> bool:
+        """Connect and load the collection (once: preload() or the first question)."""
         self.store.load()
-        self.rows  # noqa: B018
+        return True
+
+    def open(self) -> None:
+        """Everything a search needs, loaded before the first question."""
+        self.opened, self.rows  # noqa: B018
 
     def _ranked(self, found: list[list[tuple[str, float]]]) -> list[Ranked]:
         rows = self.rows
@@ -61,9 +66,11 @@ class MilvusLegs:
         return out
 
     def search_dense(self, queries: np.ndarray, k: int) -> list[Ranked]:
+        self.opened  # noqa: B018
         return self._ranked(self.store.search_dense(queries, k, self.number, self.ef))
 
     def search_many(self, questions: Sequence[str], k: int) -> list[Ranked]:
         """BM25 top-k per question, the question read into terms as kzqa's BM25 reads it."""
+        self.opened  # noqa: B018
         texts = [" ".join(terms) for terms in tokenize_queries(questions)]
         return self._ranked(self.store.search_bm25(texts, k, self.number))

@@ -75,6 +75,13 @@ def _clip(text: str, limit: int) -> str:
     return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
 
 
+def _wrapped(params: dict[str, Any]) -> dict[str, Any]:
+    """Index parameters as one JSON "params" entry: pymilvus 3 sends each key on its own,
+    which a Milvus server reads but Milvus Lite 3.2 ignores (it kept BM25 at k1=1.5, b=0.75:
+    COVID-QA nDCG@10 0.681 against 0.711); both read the wrapped form."""
+    return {"params": params} if params else {}
+
+
 class MilvusStore:
     """One kzqa collection in Milvus: created, filled and searched by generation."""
 
@@ -160,13 +167,13 @@ class MilvusStore:
             "vector",
             index_type=dense["index_type"],
             metric_type="IP",  # vectors are unit length: IP is the cosine
-            params=dense.get("params", {}),
+            params=_wrapped(dense.get("params", {})),
         )
         index.add_index(
             "sparse",
             index_type="SPARSE_INVERTED_INDEX",
             metric_type="BM25",
-            params={"bm25_k1": k1, "bm25_b": b},
+            params=_wrapped({"bm25_k1": k1, "bm25_b": b}),
         )
         self._call(
             "create the collection",
