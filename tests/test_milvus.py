@@ -5,7 +5,11 @@ the changed file's rows, a build that dies part way, and `kzqa verify`."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,6 +193,48 @@ def test_a_build_killed_part_way_leaves_the_last_state_answering(
     assert "four Luban Workshops" in ask_json(LUBAN)["results"][0]["text"]
     assert verify_index(cfg) == []
     assert not [r for r in rows(collection(mproject)[0]).values() if r["born"] > gen + 1]
+
+
+KILL_AFTER_INSERT = """
+import os, signal
+from kzqa.build import build_index
+from kzqa.config import load_config
+from kzqa.store.milvus import MilvusStore
+
+real = MilvusStore.insert
+
+def insert_then_die(self, *args, **kwargs):
+    real(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)  # rows in Milvus Lite's log, no manifest written
+
+MilvusStore.insert = insert_then_die
+build_index(load_config("kzqa.yaml"))
+"""
+
+
+@pytest.mark.slow
+def test_a_build_killed_with_sigkill_leaves_the_last_state_answering(mproject: Path) -> None:
+    """A real kill -9 of another process between its Milvus writes and its manifest: Milvus
+    Lite's data stays readable, and the filter hides what the dead build inserted."""
+    manifest = store.read_manifest(mproject / "index")
+    assert manifest is not None
+    gen = manifest.index_type["generation"]
+    article = mproject / "corpus" / ARTICLE.name
+    article.write_text(
+        article.read_text(encoding="utf-8").replace("three Luban", "four Luban"), encoding="utf-8"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_INSERT], cwd=mproject, env=env, timeout=300
+    )
+    assert done.returncode == -signal.SIGKILL
+    milvus, live = collection(mproject)
+    assert live == gen and milvus.count(gen) == manifest.passages
+    assert [r for r in rows(milvus).values() if r["born"] > gen]  # the dead build's rows
+    assert "three Luban Workshops" in ask_json(LUBAN)["results"][0]["text"]
+    build_index(load_config(mproject / "kzqa.yaml"))
+    assert "four Luban Workshops" in ask_json(LUBAN)["results"][0]["text"]
+    assert verify_index(load_config(mproject / "kzqa.yaml")) == []
 
 
 @pytest.mark.slow
