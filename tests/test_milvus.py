@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,27 @@ def test_verify_finds_a_row_missing_from_the_collection(mproject: Path) -> None:
     assert "1 of the index's are missing" in problem
     result = runner.invoke(app, ["verify"])
     assert result.exit_code != 0
+
+
+@pytest.mark.slow
+def test_kzqa_serve_answers_from_milvus_and_follows_a_rebuild(mproject: Path) -> None:
+    from conftest import serving
+    from test_server import get
+
+    with serving() as srv:
+        status, got = get(srv, "/ask", q=LUBAN, k=3)
+        assert status == 200 and got == ask_json(LUBAN, "-k", "3")
+        article = mproject / "corpus" / ARTICLE.name
+        article.write_text(
+            article.read_text(encoding="utf-8").replace("three Luban", "four Luban"),
+            encoding="utf-8",
+        )
+        build_index(load_config(mproject / "kzqa.yaml"))  # `kzqa index`: the server reloads
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, got = get(srv, "/ask", q=LUBAN, k=1)
+            if status == 200 and "four Luban" in got["results"][0]["text"]:
+                break
+            time.sleep(0.2)
+        assert "four Luban Workshops" in got["results"][0]["text"]
+        assert got["results"][0]["citation"]["verified"] is True

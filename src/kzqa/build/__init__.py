@@ -143,7 +143,10 @@ def _build_locked(
     )
     report.committed = True
     if index_type.get("kind") == milvus.KIND:
-        milvus.finish(cfg.index, index_type)
+        try:
+            milvus.finish(cfg.index, index_type)
+        except StoreError as exc:  # committed already: the next build deletes them instead
+            report.warnings.append(f"could not delete the rows no reader sees: {exc.message}")
     journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
     keep = {name} | ({previous.manifest.generation} if previous else set())
     store.prune(cfg.index, keep, legacy)
