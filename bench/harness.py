@@ -166,7 +166,7 @@ class Bench:
         self.index_root = index_root  # None: kzqa eval's cache
         self.embedder = embedder  # None: the model the index names (as kzqa eval)
         self.log = log
-        self._opened: dict[Path, Searcher] = {}
+        self._opened: dict[tuple[Path, str], Searcher] = {}  # by index and question precision
 
     def searcher(self, data: Dataset, cfg: Config) -> tuple[Searcher, dict[str, str]]:
         """The dataset's eval index for these settings (built or updated as `kzqa eval`
@@ -175,10 +175,11 @@ class Bench:
         if self.index_root is not None:
             where = self.index_root / evaluate.default_index_dir(cfg, data).name
         ecfg, paths = prepare(cfg, data, where, log=self.log, embedder=self.embedder)
-        opened = self._opened.get(ecfg.index)
+        key = (ecfg.index, ecfg.question_precision)
+        opened = self._opened.get(key)
         if opened is None or opened.manifest.generation != _generation(ecfg):
             opened = Searcher.open(ecfg, encoder=self.embedder)
-            self._opened[ecfg.index] = opened
+            self._opened[key] = opened
         # Same index and encoder, this variant's search settings.
         return Searcher(ecfg, opened.generation, opened.encoder), paths
 

@@ -89,6 +89,7 @@ def test_invalid_yaml_names_file_and_line(project: Path) -> None:
         ("search:\n  mode: fuzzy\n", "'search.mode'"),
         ("chunking:\n  max_tokens: 300\n  pack_tokens: 400\n", "'chunking.pack_tokens'"),
         ("search: 3\n", "'search'"),
+        ("embedding:\n  questions: int4\n", "'embedding.questions'"),
     ],
 )
 def test_bad_config_values_name_the_key(project: Path, body: str, key: str) -> None:
@@ -205,16 +206,22 @@ def test_vectors_that_are_not_numbers_exit_5_never_nan_json(real_project: Path, 
     assert "ok" in run("verify", code=0)
 
 
-def test_a_damaged_question_encoder_is_reported_and_exported_again(real_project: Path) -> None:
+@pytest.mark.parametrize("name", ["model-int8.onnx", "model.onnx"])
+def test_a_damaged_question_encoder_is_reported_and_exported_again(
+    real_project: Path, name: str
+) -> None:
+    """The int8 graph answers questions: damaged, `ask` says so. The full graph embeds new
+    documents: `ask` does not read it, `verify` finds it. `index` exports both again."""
     manifest = store.read_manifest(real_project / "index")
     assert manifest is not None and manifest.onnx
-    model = real_project / "index" / manifest.onnx / "model.onnx"
+    model = real_project / "index" / manifest.onnx / name
     model.write_bytes(bytes(model.stat().st_size))  # same size, all zeros
-    message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
-    assert "question encoder" in message and "damaged" in message
+    if name == "model-int8.onnx":
+        message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
+        assert "question encoder" in message and "damaged" in message
     result = runner.invoke(app, ["verify"])
     assert result.exit_code == errors.EXIT_VERIFY
-    assert "model.onnx does not match its checksum" in result.stderr
+    assert f"{name} does not match its checksum" in result.stderr
     run("index", code=0)
     out = json.loads(
         run("ask", "How many Luban Workshops has Kazakhstan hosted?", "--json", code=0)

@@ -77,7 +77,7 @@ def test_skips_hidden_binary_empty_and_other_types_with_warnings(tmp_path: Path)
     (tmp_path / "index" / "passages.txt").write_text("index data")
     scan = scan_corpus(tmp_path, exclude=tmp_path / "index")
     assert [e.path for e in scan.files] == ["fake.txt", "good.txt"]
-    assert any("picture.png" in w and "not a .txt" in w for w in scan.warnings)
+    assert any("picture.png" in w and "not a file type kzqa reads" in w for w in scan.warnings)
     assert any("empty.md" in w and "empty" in w for w in scan.warnings)
     doc, warnings = read(tmp_path, "fake.txt")
     assert doc is None and warnings == ["skipped fake.txt: binary file"]

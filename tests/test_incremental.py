@@ -122,13 +122,22 @@ def test_adding_and_removing_files(cfg: Config, fake_embedder) -> None:
 
 
 def test_renaming_embeds_nothing_and_cites_the_new_name(cfg: Config, fake_embedder) -> None:
+    from kzqa.ops.status import index_status
+
     build_index(cfg, embedder=fake_embedder)
     (cfg.corpus / ARTICLE_NAME).rename(cfg.corpus / "renamed.txt")
+    (cfg.corpus / "copy.txt").write_bytes((cfg.corpus / "renamed.txt").read_bytes()[:-1] + b"?")
+    # `status` calls it what `index` will: a rename (and the edited copy of the same size, added)
+    changes = index_status(cfg)["changes"]
+    assert changes["renamed"] == [[ARTICLE_NAME, "renamed.txt"]]
+    assert changes["added"] == ["copy.txt"] and changes["removed"] == []
     report = build_index(cfg, embedder=fake_embedder)
     assert report.renamed == [(ARTICLE_NAME, "renamed.txt")]
-    assert report.passages_embedded == 0 and not report.added and not report.removed
+    assert report.added == ["copy.txt"] and not report.removed
+    assert index_status(cfg)["up_to_date"]
+    paths = {p.path for p in store.open_generation(cfg.index).passages}
+    assert paths == {"renamed.txt", "copy.txt"}
     hits = search(cfg, fake_embedder, "Luban Workshops")
-    assert {h.passage.path for h in hits} == {"renamed.txt"}
     assert all(h.source.verified for h in hits)
 
 

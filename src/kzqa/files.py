@@ -15,6 +15,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fsync_file(path: Path) -> None:
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -27,8 +32,7 @@ def fsync_tree(folder: Path) -> None:
     """Flush every file and folder under folder to disk (before it is renamed into place)."""
     for path in folder.rglob("*"):
         if path.is_file():
-            with path.open("rb+") as fh:
-                os.fsync(fh.fileno())
+            fsync_file(path)
     for path in [folder, *[p for p in folder.rglob("*") if p.is_dir()]]:
         fsync_dir(path)
 

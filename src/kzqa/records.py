@@ -7,14 +7,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Kinds whose offsets count in the text kzqa extracted, not in the file's decoded bytes.
+EXTRACTED = frozenset({"html", "docx", "odt"})
+# Kinds extracted one block (paragraph, heading, table row) per line, a blank line between
+# blocks: block n is line 2n - 1, and a citation names its paragraph range.
+BLOCKS = frozenset({"docx", "odt"})
+
+
+def offsets_of(kind: str) -> str:
+    """What a citation's character offsets count in (its "offsets" in --json)."""
+    return "extracted_text" if kind in EXTRACTED else "file_text"
+
+
+def paragraph_of(line: int) -> int:
+    """The block (1-based) a line of a BLOCKS kind's extracted text belongs to."""
+    return (line + 1) // 2
+
 
 @dataclass(frozen=True)
 class Document:
     """One corpus file, read into the text that offsets refer to."""
 
     path: str  # relative to the corpus folder, with forward slashes
-    text: str  # file text (for HTML: the extracted visible text)
-    kind: str  # "text", "markdown" or "html"
+    text: str  # file text (for HTML, Word and OpenDocument: the extracted text)
+    kind: str  # "text", "markdown", "html", "docx" or "odt"
     title: str | None = None
     published: str | None = None  # ISO date, only when the file states one
     sha256: str = ""
@@ -23,6 +39,7 @@ class Document:
     # Where each heading paragraph starts in text (HTML <h1>-<h6>; Markdown's are read from
     # its `#` lines): the chunker keeps a heading with the text below it.
     headings: tuple[int, ...] = ()
+    author: str | None = None  # only when the file states one (page or document metadata)
 
 
 @dataclass(frozen=True)
@@ -65,11 +82,12 @@ class Source:
 
     title: str | None
     published: str | None
-    kind: str  # "text", "markdown" or "html" (HTML offsets refer to the extracted text)
+    kind: str  # Document.kind (offsets_of(kind): what the offsets count in)
     verified: bool  # the cited span was re-read from the file and still holds the passage
     # The file as the user would open it: corpus/… when the corpus is under the working
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""
+    author: str | None = None  # when the document states one
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,22 @@ class Hit:
     def as_dict(self, rank: int) -> dict[str, Any]:
         """One result of `kzqa ask --json`."""
         p, src, a = self.passage, self.source, self.answer
+        citation: dict[str, Any] = {
+            "source": self.path,
+            "title": src.title,
+            "published": src.published,
+            "author": src.author,
+            "start_line": p.start_line,
+            "end_line": p.end_line,
+            "start_char": p.start_char,
+            "end_char": p.end_char,
+            "verified": src.verified,
+            # HTML, Word and OpenDocument are cited in their extracted text, not their bytes.
+            "offsets": offsets_of(src.kind),
+        }
+        if src.kind in BLOCKS:
+            citation["paragraph"] = paragraph_of(p.start_line)
+            citation["end_paragraph"] = paragraph_of(p.end_line)
         return {
             "rank": rank,
             "score": self.score,
@@ -101,20 +135,13 @@ class Hit:
                 "start_line": a.start_line or p.start_line,
                 "end_line": a.end_line or p.end_line,
             },
-            "citation": {
-                "source": self.path,
-                "title": src.title,
-                "published": src.published,
-                "start_line": p.start_line,
-                "end_line": p.end_line,
-                "start_char": p.start_char,
-                "end_char": p.end_char,
-                "verified": src.verified,
-                # HTML is cited in its extracted visible text, not in the raw markup.
-                "offsets": "extracted_text" if src.kind == "html" else "file_text",
-            },
+            "citation": citation,
             "scores": self.scores,
         }
+
+
+# The metadata fields a question about a document itself may ask for, in words.
+DOCUMENT_FIELDS = {"published": "date", "author": "author", "title": "title"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +153,9 @@ class AskResult:
     k: int = 0  # passages asked for (0: not said)
     repeats: int = 0  # passages left out because they repeat one shown (same text or answer)
     notes: tuple[str, ...] = ()  # what the user should know about how it was read
+    # A question about the top hit's document itself, answered from its metadata:
+    # (field, value), e.g. ("published", "2025-12-04").
+    about: tuple[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """What `kzqa ask --json` prints (README: "JSON output of `kzqa ask --json`")."""
@@ -139,6 +169,9 @@ class AskResult:
             out["fewer"] = {"asked": self.k, "repeats": self.repeats}
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.about and self.hits:
+            name, value = self.about
+            out["about_document"] = {"field": name, "value": value, "source": self.hits[0].path}
         return out
 
 

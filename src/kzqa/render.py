@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import display_source
-from .records import AskResult, Hit
+from .records import BLOCKS, DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit, paragraph_of
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -54,7 +54,12 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
         lines += _wrap("No passage in the corpus matches this question.", width, "")
         return "\n".join(lines) + "\n"
     top = result.hits[0]
-    if result.answered:
+    if result.about:
+        name, value = result.about
+        lines += _wrap(
+            f"A: {value} (the {DOCUMENT_FIELDS[name]} {_quoted(_path(top, corpus))} states)", width
+        )
+    elif result.answered:
         lines += _wrap(f"A: {top.answer.text}", width)
     else:
         if result.abstain_reason:
@@ -79,17 +84,21 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
     for rank, hit in enumerate(result.hits, 1):
         p, src = hit.passage, hit.source
         span = f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}-{p.end_line}"
-        extracted = src.kind == "html"
+        extracted = src.kind in EXTRACTED
         parts = [
             f"{rank}. {_where(hit, corpus)}",
             f"score {hit.score:.3f}",
             f"lines {span}  chars {p.start_char}-{p.end_char}"
-            + (" (lines and chars of the page's extracted text)" if extracted else ""),
+            + (" (lines and chars of the extracted text)" if extracted else ""),
         ]
+        if src.kind in BLOCKS:
+            first, last = paragraph_of(p.start_line), paragraph_of(p.end_line)
+            parts.append(f"paragraph {first}" if first == last else f"paragraphs {first}-{last}")
         if not src.verified:
             parts.append("[STALE: the file no longer holds this text]")
         lines += _fill(parts, width)
-        meta = " · ".join(x for x in (f'"{src.title}"' if src.title else None, src.published) if x)
+        title = f'"{src.title}"' if src.title else None
+        meta = " · ".join(x for x in (title, src.author, src.published) if x)
         if meta:
             lines += _wrap(f"{INDENT}{meta}", width)
         lines.extend(_highlighted(hit, on, off, width))
@@ -135,7 +144,11 @@ def _where(hit: Hit, corpus: Path) -> str:
     editors and terminals open; a path with a space is quoted."""
     p, a = hit.passage, hit.answer
     line = a.start_line or p.start_line
-    where = f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else "")
+    return _quoted(f"{_path(hit, corpus)}:{line}" + (f":{a.start_col}" if a.start_col else ""))
+
+
+def _quoted(where: str) -> str:
+    """A path as a shell takes it: quoted when it holds a space."""
     return shlex.quote(where) if any(c.isspace() for c in where) else where
 
 

@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..chunking import CHUNKER_VERSION, ChunkSettings
 from ..config import Config
-from ..corpus import Scan, scan_corpus
-from ..embed import Embedder, model_fingerprint, onnx_damage, onnx_export_ok, open_embedder
+from ..corpus import KINDS, READER_VERSION, Scan, scan_corpus
+from ..embed import (
+    Embedder,
+    has_quantized,
+    model_fingerprint,
+    onnx_damage,
+    onnx_export_ok,
+    open_embedder,
+    quantize_export,
+)
 from ..errors import CorpusError, StoreError
 from ..files import fsync_dir, fsync_tree, write_text_atomic
 from ..records import Passage
@@ -70,7 +78,9 @@ def chunk_settings(cfg: Config) -> ChunkSettings:
 
 
 def index_fingerprint(model_fingerprint: str, settings: ChunkSettings) -> str:
-    raw = json.dumps([model_fingerprint, asdict(settings), CHUNKER_VERSION], sort_keys=True)
+    raw = json.dumps(
+        [model_fingerprint, asdict(settings), CHUNKER_VERSION, READER_VERSION], sort_keys=True
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -89,7 +99,9 @@ def build_index(
     started = time.perf_counter()
     scan = scan_corpus(cfg.corpus, exclude=cfg.index)
     if not scan.files:
-        raise CorpusError(f"no documents in {cfg.corpus}", hint="add .txt, .md or .html files")
+        raise CorpusError(
+            f"no documents in {cfg.corpus}", hint=f"add files kzqa reads ({', '.join(KINDS)})"
+        )
     with store.write_lock(cfg.index, wait=wait):
         report = BuildReport()
         if embedder is None:
@@ -204,7 +216,7 @@ def _commit_generation(
             model=embedder.name,
             model_fingerprint=embedder.fingerprint,
             dimension=embedder.dimension,
-            chunking={**asdict(settings), "version": CHUNKER_VERSION},
+            chunking={**asdict(settings), "version": CHUNKER_VERSION, "reader": READER_VERSION},
             fingerprint=fingerprint,
             index_type=index_type,
             passages=len(passages),
@@ -309,6 +321,7 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
     rel = f"{ONNX}/{embedder.fingerprint}"
     folder = index_dir / rel
     if onnx_export_ok(folder):
+        _ensure_quantized(folder, report)
         return rel
     tmp = store.make_staging(index_dir, f"onnx-{embedder.fingerprint}-{time.time_ns()}")
     try:
@@ -329,4 +342,19 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
         return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _ensure_quantized(folder, report)
     return rel
+
+
+def _ensure_quantized(folder: Path, report: BuildReport) -> None:
+    """Add the export's int8 question graph once (an export made by an older kzqa lacks it).
+    A failure is a warning: questions are then embedded by the full graph."""
+    if has_quantized(folder):
+        return
+    try:
+        quantize_export(folder)
+    except Exception as exc:  # ONNX Runtime's and onnx's own error types
+        report.warnings.append(
+            f"could not make the int8 question encoder ({type(exc).__name__}: {exc}); "
+            "questions are embedded at full precision"
+        )

@@ -10,7 +10,7 @@ from typing import Any
 from ..chunking import ChunkSettings, chunk_document
 from ..corpus import FileEntry, Scan, compare, read_document
 from ..embed import Embedder
-from ..records import Passage
+from ..records import Document, Passage
 from ..store import Generation
 
 
@@ -51,7 +51,8 @@ def diff_corpus(
         old_by_path.setdefault(p.path, []).append(p)
     changes = compare(scan, old_files, old_skipped)
     unchanged, still_skipped = set(changes.unchanged), set(changes.still_skipped)
-    removed_by_hash = {old_files[path]["sha256"]: path for path in changes.removed}
+    gone = changes.removed + [old for old, _ in changes.renamed]
+    removed_by_hash = {old_files[path]["sha256"]: path for path in gone}
 
     diff.warnings += scan.warnings
     files: dict[str, dict[str, Any]] = {}
@@ -76,7 +77,7 @@ def diff_corpus(
                 "reason": warnings[-1] if warnings else "unreadable",
             }
             continue
-        meta = _file_meta(entry, doc.sha256, doc.kind, doc.title, doc.published)
+        meta = _file_meta(entry, doc)
         chunks = chunk_document(doc, embedder.count_tokens, settings) if rechunk else None
         if old and old["sha256"] == doc.sha256:  # touched, not edited
             files[entry.path] = {**old, **meta}
@@ -106,15 +107,14 @@ def diff_corpus(
     return files, passages
 
 
-def _file_meta(
-    entry: FileEntry, sha: str, kind: str, title: str | None, published: str | None
-) -> dict[str, Any]:
+def _file_meta(entry: FileEntry, doc: Document) -> dict[str, Any]:
     return {
         "size": entry.size,
         "mtime_ns": entry.mtime_ns,
-        "sha256": sha,
-        "kind": kind,
-        "title": title,
-        "published": published,
+        "sha256": doc.sha256,
+        "kind": doc.kind,
+        "title": doc.title,
+        "published": doc.published,
+        "author": doc.author,
         "passages": None,
     }

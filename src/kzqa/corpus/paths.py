@@ -4,13 +4,21 @@ the path a user opens (what a citation's `source` shows)."""
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
+
+DISPLAYED = 4096  # (corpus, path, working directory) names kept: every answer shows a few
 
 
 def display_source(corpus: Path, path: str) -> str:
     """The path as the user would open it: relative to the working directory when inside it."""
+    return _display_source(corpus, path, os.getcwd())
+
+
+@lru_cache(maxsize=DISPLAYED)
+def _display_source(corpus: Path, path: str, cwd: str) -> str:
     full = corpus / path
-    rel = os.path.relpath(full)
+    rel = os.path.relpath(full, cwd)
     return str(full.resolve()) if rel.startswith("..") else Path(rel).as_posix()
 
 

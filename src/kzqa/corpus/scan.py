@@ -15,7 +15,10 @@ KINDS = {
     ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
+    ".docx": "docx",
+    ".odt": "odt",
 }
+_NAMED = ", ".join(KINDS)  # for the warning on a file of another type
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
     if not root.is_dir():
         raise CorpusError(
             f"corpus folder not found: {root}",
-            hint="create it and add .txt, .md or .html files, or pass --corpus",
+            hint=f"create it and add files ({_NAMED}), or pass --corpus",
         )
     excluded = exclude.resolve() if exclude is not None else None
     files: list[FileEntry] = []
@@ -63,7 +66,7 @@ def scan_corpus(root: Path, exclude: Path | None = None) -> Scan:
                 warnings.append(f"skipped {shown}: its name is not valid UTF-8 (rename it)")
                 continue
             if full.suffix.lower() not in KINDS:
-                warnings.append(f"skipped {rel}: not a .txt, .md or .html file")
+                warnings.append(f"skipped {rel}: not a file type kzqa reads ({_NAMED})")
                 continue
             if full.is_symlink() and inside(root, rel) is None:
                 warnings.append(f"skipped {rel}: a link to a file outside the corpus folder")

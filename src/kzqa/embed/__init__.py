@@ -13,17 +13,20 @@ from ..errors import ModelError, StoreError
 from .base import Embedder, Progress, Spans
 from .e5 import E5_MODEL
 from .models import resolve_model
-from .onnx import onnx_damage, onnx_export_ok
+from .onnx import PRECISIONS, has_quantized, onnx_damage, onnx_export_ok, quantize_export
 
 __all__ = [
+    "PRECISIONS",
     "Embedder",
     "Progress",
     "Spans",
+    "has_quantized",
     "model_fingerprint",
     "onnx_damage",
     "onnx_export_ok",
     "open_embedder",
     "open_question_encoder",
+    "quantize_export",
 ]
 
 
@@ -57,7 +60,12 @@ def open_embedder(name: str, batch_size: int = 32, exports: Path | None = None) 
 
 
 def open_question_encoder(
-    model: str, fingerprint: str, export: Path | None, configured: str, threads: int = 0
+    model: str,
+    fingerprint: str,
+    export: Path | None,
+    configured: str,
+    threads: int = 0,
+    precision: str = "float32",
 ) -> Embedder:
     """The encoder for questions to an index built with `model` (of `fingerprint`), whose
     ONNX export (if any) is `export`; `configured` is the model setting now in force.
@@ -65,7 +73,8 @@ def open_question_encoder(
     The ONNX export answers without torch; without one (a model that cannot export, or an
     export that failed) the model itself answers. Raises StoreError when the index and the
     settings disagree on the model or the export is damaged. `threads`: ONNX Runtime's
-    threads per call (0: one per core).
+    threads per call (0: one per core); `precision`: "int8" runs the export's int8 graph when
+    it has one (onnx.QUANTIZED).
     """
     if configured != model:
         raise StoreError(
@@ -81,7 +90,7 @@ def open_question_encoder(
         from .onnx import OnnxEncoder
 
         try:
-            encoder = OnnxEncoder(export, threads=threads)
+            encoder = OnnxEncoder(export, threads=threads, precision=precision)
         except ModelError:
             raise
         except Exception as exc:  # ONNX Runtime raises its own types for a bad file

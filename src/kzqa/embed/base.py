@@ -23,6 +23,9 @@ class Embedder(ABC):
     dimension: int
     max_tokens: int  # the model's window, special tokens included
     multilingual = False  # reads questions in other languages than its documents' well
+    # "int8": weights quantized (a question encoder only; its vectors differ in the third
+    # decimal, so a cache of question vectors keys on it too).
+    precision = "float32"
 
     @abstractmethod
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

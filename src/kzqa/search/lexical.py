@@ -45,6 +45,7 @@ QUESTION_WORDS = frozenset(
 # spelling: a typo ("carageenan") or another form of it. Shorter terms must match exactly.
 NEAR_SPELLING_MIN = 5  # characters of a stem
 NEAR_SPELLING_EDITS = (1, 2)  # edits allowed below / from 8 characters
+STEMMED_TEXTS = 16_384  # passages and sentences whose stems are kept (a few MB)
 
 
 @lru_cache(maxsize=1)
@@ -54,10 +55,12 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer(LANGUAGE)
 
 
-def content_stems(text: str) -> set[str]:
-    """Stemmed words of text without stopwords, as BM25 sees them."""
+@lru_cache(maxsize=STEMMED_TEXTS)
+def content_stems(text: str) -> frozenset[str]:
+    """Stemmed words of text without stopwords, as BM25 sees them. Remembered: a server
+    scores the same passages and sentences for question after question."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
-    return set(_stemmer().stemWords(words))
+    return frozenset(_stemmer().stemWords(words))
 
 
 def question_terms(question: str) -> dict[str, str]:

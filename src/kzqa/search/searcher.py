@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 from .. import store
 from ..config import MODES, Config
 from ..corpus import display_source
-from ..embed import Embedder, open_question_encoder
+from ..embed import Embedder, has_quantized, open_question_encoder
 from ..errors import StoreError, UsageError
-from ..records import Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
+from ..records import DOCUMENT_FIELDS, Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
+from .about import document_field, metadata_value
 from .answer import abstain_reason, choose_answers, confidence
-from .cite import SpanChecker
+from .cite import FileTexts, SpanChecker
 from .dense import open_dense, search, search_exact
 from .lexical import (
     Lexical,
@@ -76,17 +77,18 @@ class Candidates:
 class QuestionCache:
     """Question vectors by question text (least recently used first out), for a server that
     hears the same questions again: a repeated one skips the model, the answer's largest
-    cost. Keyed by the encoder's fingerprint too, so a new model never reuses a vector."""
+    cost. Keyed by the encoder's fingerprint and precision too, so a new model never reuses a
+    vector."""
 
     def __init__(self, entries: int = QUESTION_CACHE) -> None:
         self.entries = entries
-        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, encoder: Embedder, questions: Sequence[str]) -> np.ndarray:
         import numpy as np
 
-        keys = [(encoder.fingerprint, q) for q in questions]
+        keys = [(encoder.fingerprint, encoder.precision, q) for q in questions]
         with self._lock:
             found = {key: self._vectors.get(key) for key in keys}
             for key, vector in found.items():
@@ -94,7 +96,7 @@ class QuestionCache:
                     self._vectors.move_to_end(key)
         missing = list(dict.fromkeys(key for key, vector in found.items() if vector is None))
         if missing:  # embedded outside the lock: other requests go on meanwhile
-            fresh = encoder.embed_queries([q for _, q in missing])
+            fresh = encoder.embed_queries([q for _, _, q in missing])
             with self._lock:
                 for key, vector in zip(missing, fresh, strict=True):
                     found[key] = self._vectors[key] = vector
@@ -122,13 +124,14 @@ class Searcher:
         `questions`: a cache of question vectors (a server's), or none."""
         self.cfg = cfg
         self.questions = questions
+        self.files = FileTexts()  # cited files' texts, re-read when their stat data moves
         self.generation = generation
         self.manifest = generation.manifest
         if encoder is None:
             m = self.manifest
             export = cfg.index / m.onnx if m.onnx else None
             encoder = open_question_encoder(
-                m.model, m.model_fingerprint, export, cfg.model, threads
+                m.model, m.model_fingerprint, export, cfg.model, threads, cfg.question_precision
             )
         self.encoder = encoder
 
@@ -144,7 +147,13 @@ class Searcher:
         export), so a searcher opened on it need not load the model again; None otherwise."""
         old, new = self.manifest, generation.manifest
         same = (old.model_fingerprint, old.onnx) == (new.model_fingerprint, new.onnx)
-        return self.encoder if same else None
+        # An int8 graph added to the export since this encoder was opened: open it.
+        upgrade = (
+            self.cfg.question_precision != self.encoder.precision
+            and new.onnx is not None
+            and has_quantized(self.cfg.index / new.onnx)
+        )
+        return self.encoder if same and not upgrade else None
 
     @cached_property
     def dense(self) -> Any:
@@ -293,7 +302,7 @@ class Searcher:
         found = self.candidates([question], qvec[None, :], pool, mode)[0]
         dense, bm25 = found.dense, found.bm25
         chosen, repeats = self._distinct(question, qvec, self.rank(found, mode), k)
-        checker = SpanChecker(self.cfg.corpus)
+        checker = SpanChecker(self.cfg.corpus, self.files)
         terms = question_terms(question)
         unknown = self.lexical.unknown(list(terms))
         hits = []
@@ -315,6 +324,7 @@ class Searcher:
                 meta.get("kind", "text"),
                 checker.verify(p),
                 display_source(self.cfg.corpus, p.path),
+                meta.get("author"),
             )
             answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
@@ -323,7 +333,17 @@ class Searcher:
         hint = self._script_hint(question)
         notes = self._notes(question, mode, hint)
         reason = None
-        if edited:
+        field = document_field(question)
+        about = None
+        if field and hits and not edited:
+            # Asked of the document itself: its metadata answers, or nothing does.
+            value = metadata_value(hits[0].source, field)
+            answered = value is not None
+            if value is not None:
+                about = (field, value)
+            else:
+                reason = f"{hits[0].path} does not state its {DOCUMENT_FIELDS[field]}"
+        elif edited:
             reason = (
                 f"{edited} of the closest passages changed in the index since it was built "
                 f"(their text no longer matches its hash) and are not shown; {store.REBUILD}"
@@ -343,6 +363,7 @@ class Searcher:
             k=k,
             repeats=repeats,
             notes=notes,
+            about=about,
         )
 
     def confidence(self, question: str, row: int, cosine: float) -> float:

@@ -43,8 +43,9 @@ Answer a question from the indexed documents: the top k passages, best first, ea
 exact citation. Returns the JSON of `kzqa ask --json`:
 {"question", "answered", "abstain_reason", "results": [{"rank", "score", "text",
   "answer": {"text", "start_char", "end_char", "start_line", "end_line"},
-  "citation": {"source", "title", "published", "start_line", "end_line", "start_char",
-               "end_char", "verified", "offsets"},
+  "citation": {"source", "title", "published", "author", "start_line", "end_line",
+               "start_char", "end_char", "verified", "offsets",
+               "paragraph", "end_paragraph"},   (the last two: Word and OpenDocument only)
   "scores": {"dense", "bm25", "confidence"}}],
  "fewer": {"asked", "repeats"}, "notes": [...]}   (these two only when there is one)
 
@@ -55,12 +56,13 @@ exact citation. Returns the JSON of `kzqa ask --json`:
   null when answered is true.
 - citation.start_char/end_char are character offsets (not bytes) into the file's text:
   text[start_char:end_char] is the passage verbatim, and answer.start_char/end_char locate the
-  answer sentence the same way. With "offsets": "extracted_text" (HTML files) they index the
-  page's extracted visible text, not its markup. Give source and offsets to `read` to quote
-  the span or see what surrounds it.
+  answer sentence the same way. With "offsets": "extracted_text" (HTML, .docx, .odt) they
+  index the text kzqa extracted (a page's article, a document's paragraphs and table rows),
+  not the file's bytes; paragraph/end_paragraph number a document's blocks from 1. Give
+  source and offsets to `read` to quote the span or see what surrounds it.
 - citation.verified is true when the span was re-read from the file at answer time and still
   holds the passage; false means the file changed since it was indexed.
-- start_line/end_line are 1-based and inclusive; title/published come from the file itself
+- start_line/end_line are 1-based and inclusive; title/published/author come from the file itself
   (null when it says nothing); a higher score is better, scores hold each retriever's evidence.
 - fewer: fewer results than k came back; repeats counts passages left out because they
   repeat one shown (0: no other passage matches). notes: how the question was read (a
@@ -80,9 +82,10 @@ STATUS = """\
 What is indexed and whether the documents changed since. Returns the JSON of
 `kzqa status --json`: {"index", "corpus", "indexed"} and, once indexed, "documents",
 "passages", "model", "dimension", "built_at", "generation", "index_type", "chunking",
-"changes": {"added", "modified", "removed"} (paths relative to the corpus folder) and
-"up_to_date". indexed: false means no index was built yet (call `index`); up_to_date: false
-means files were added, modified or removed since the last build (`index` brings it up to
+"changes": {"added", "modified", "removed", "renamed"} (paths relative to the corpus folder;
+renamed: [old, new] pairs of the same bytes) and "up_to_date". indexed: false means no index
+was built yet (call `index`); up_to_date: false means files were added, modified, removed or
+renamed since the last build (`index` brings it up to
 date). Never loads the model: fast."""
 
 INDEX = """\
@@ -99,9 +102,9 @@ READ = """\
 The text of an indexed file at a citation's characters [start_char, end_char), with up to
 `context` characters before and after it: to quote a citation exactly, or expand it to see
 what surrounds it. source is a citation's source as `ask` returns it (or a path relative to
-the corpus folder); start_char/end_char are character offsets into the file's text (for HTML
-files its extracted visible text, as the citation's "offsets" says), exactly as `ask` gives
-them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
+the corpus folder); start_char/end_char are character offsets into the file's text (for HTML,
+.docx and .odt files the text kzqa extracted, as the citation's "offsets" says), exactly as
+`ask` gives them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
 "start_line", "end_line", "text", "before", "after", "verified", "offsets"}. before/after are
 empty when context is 0, and shorter at the start or end of the file. verified is true when
 the file was re-read and is still exactly what the index read, so the offsets mean what the

@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from ..corpus import charset_of
 from ..errors import KzqaError, UsageError
-from ..records import Hit
+from ..records import EXTRACTED, Hit
 from ..render import display_source
 from .service import Service
 
@@ -89,6 +90,7 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
             parts=parts,
             shown=display_source(service.cfg.corpus, source),
             cited=parts is not None,
+            extracted=doc.kind in EXTRACTED,
         )
 
     async def raw(request: Request) -> Response:
@@ -101,12 +103,13 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
         except OSError as exc:
             return render(request, "error.html", 404, message=f"cannot read {source}: {exc}")
         kind = mimetypes.guess_type(source)[0] or "application/octet-stream"
-        media = "text/plain" if kind.startswith("text/") else kind
+        if kind.startswith("text/"):  # HTML too: shown as text, in the encoding kzqa read
+            kind = f"text/plain; charset={charset_of(data, source)}"
         headers = {
             **RAW_HEADERS,
             "Content-Disposition": f"inline; filename*=UTF-8''{_quote(Path(source).name)}",
         }
-        return Response(data, media_type=media, headers=headers)
+        return Response(data, media_type=kind, headers=headers)
 
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)

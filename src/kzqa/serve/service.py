@@ -31,6 +31,11 @@ RETRY_SECONDS = 5.0  # a new generation that would not open is tried again after
 # without every request's thread pool fighting for them (ONNX Runtime's default, a thread per
 # core, measured the same on the busy bench machine).
 ONNX_THREADS = 1
+# numpy's BLAS threads per matrix product (process-wide). OpenBLAS splits one question's
+# product with the vectors over every core and spins while it waits for them: with requests
+# overlapping, a 10,000-passage search took 3-4x the CPU and up to 7x the time of one thread
+# (bench/perf/answer_cpu.py).
+BLAS_THREADS = 1
 
 Log = Callable[[str], None]
 
@@ -43,6 +48,10 @@ class Service:
     """The live searcher, and the watcher that swaps in a new generation when one commits."""
 
     def __init__(self, cfg: Config, log: Log = stderr, poll: float = POLL_SECONDS) -> None:
+        import numpy  # noqa: F401  (loads OpenBLAS: threadpoolctl limits only what is loaded)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(BLAS_THREADS, user_api="blas")
         self.cfg = cfg
         self.log = log
         self.poll = poll

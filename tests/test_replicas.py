@@ -1,0 +1,104 @@
+"""Replicas: several `kzqa serve` processes on one index folder answer at once, and each swaps
+to the generation a `kzqa index` commits, with no request failing (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KZQA = [sys.executable, "-m", "kzqa"]
+QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
+NEW_FACT = "The Astana robotics olympiad drew 412 teams from nine countries in 2025."
+
+
+@contextmanager
+def replica(project: Path) -> Iterator[str]:
+    """A `kzqa serve --port 0` process in the project; yields its base URL once it answers."""
+    proc = subprocess.Popen(
+        [*KZQA, "serve", "--port", "0"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "kzqa serve: answering on http://127.0.0.1:PORT/ask…"
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/ask", line)
+        assert found, line + proc.stderr.read()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+        yield found.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def get(url: str, path: str, **params: object) -> tuple[int, dict]:
+    query = "?" + urllib.parse.urlencode(params) if params else ""
+    try:
+        with urllib.request.urlopen(url + path + query, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_two_replicas_swap_to_the_new_generation_without_a_failed_request(
+    real_project: Path,
+) -> None:
+    with ExitStack() as stack:
+        urls = [stack.enter_context(replica(real_project)) for _ in range(2)]
+        before = {get(url, "/healthz")[1]["generation"] for url in urls}
+        assert len(before) == 1
+        for url in urls:
+            status, body = get(url, "/ask", q=QUESTION, k=3)
+            assert status == 200 and "three Luban Workshops" in body["results"][0]["text"]
+
+        failures: list[str] = []
+        answered = [0, 0]
+        stop = threading.Event()
+
+        def ask_again(n: int) -> None:  # each replica questioned back to back meanwhile
+            while not stop.is_set():
+                status, body = get(urls[n], "/ask", q=QUESTION, k=3)
+                if status != 200 or not body["results"]:
+                    failures.append(f"replica {n}: {status} {body}")
+                answered[n] += 1
+
+        askers = [threading.Thread(target=ask_again, args=(n,)) for n in range(2)]
+        for thread in askers:
+            thread.start()
+        try:
+            (real_project / "corpus" / "olympiad.txt").write_text(NEW_FACT + "\n")
+            build = subprocess.run(
+                [*KZQA, "index"], cwd=real_project, capture_output=True, text=True, timeout=300
+            )
+            assert build.returncode == 0, build.stderr
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                now = {get(url, "/healthz")[1]["generation"] for url in urls}
+                if not now & before:
+                    break
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            for thread in askers:
+                thread.join()
+        assert not failures, failures[:3]
+        assert min(answered) > 0
+        assert len(now) == 1 and not now & before, (before, now)  # both on the one new generation
+        for url in urls:
+            status, body = get(url, "/ask", q="How many teams took part in the robotics olympiad?")
+            assert status == 200 and "412 teams" in body["results"][0]["answer"]["text"]
