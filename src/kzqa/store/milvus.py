@@ -49,6 +49,10 @@ PATH_BYTES = 4_096
 # Milvus Lite 3.x, which has only "standard" and "jieba") would not.
 ANALYZER = {"tokenizer": "standard"}
 INSTALL = "pip install 'kzqa[milvus]'"
+# pymilvus pings its server every 10 s; Milvus Lite's in-process gRPC server allows far fewer
+# and after a few minutes answers GOAWAY "too_many_pings", which gRPC prints on stderr. The
+# server is in this process: no ping is needed to know it is alive.
+LITE_GRPC = {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": False}
 LITE_DB = "milvus.db"  # milvus.uri "": Milvus Lite's data folder inside the index folder
 
 
@@ -98,7 +102,9 @@ class MilvusStore:
         if not is_server(self.uri):
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
         try:
-            return MilvusClient(self.uri)
+            if is_server(self.uri):
+                return MilvusClient(self.uri)
+            return MilvusClient(self.uri, grpc_options=LITE_GRPC)
         except Exception as exc:  # pymilvus and Milvus Lite raise many types
             raise StoreError(
                 f"cannot open Milvus at {self.uri}: {exc}",
