@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "sentence_transformers")
+# pymilvus too: only an index built with `store: milvus` loads it (tests/test_milvus.py)
+HEAVY = ("torch", "transformers", "sentence_transformers", "pymilvus", "milvus_lite")
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 PROBE = """
 import json, sys

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # milvus.uri: a URL, not a file path
+_COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # Milvus's rule for names
 DEFAULT_CONFIG = "kzqa.yaml"
 MODES = ("dense", "bm25", "hybrid")
 ANN_KINDS = ("hnsw", "ivfpq")  # kept in step with ann.KINDS
 FUSIONS = ("convex", "zscore", "rrf")  # kept in step with fusion.METHODS
+STORES = ("faiss", "milvus")
 PRECISIONS = ("int8", "float32")  # kept in step with embed.PRECISIONS
 
 
@@ -67,6 +71,13 @@ class Config:
     ivf_nprobe: int = 64  # lists searched per query: recall vs time
     pq_m: int = 48  # bytes a passage (divides the dimension: MiniLM's 384 / 48 = 8)
     ivf_rerank: int = 10  # candidates re-scored exactly, as a multiple of k
+    # Where passages, vectors and BM25 live and are searched: "faiss" (files in the index
+    # folder, the default) or "milvus" (a collection; kzqa.store.milvus). milvus_uri: a file
+    # path runs Milvus Lite in the process, http(s)://host:19530 talks to a Milvus server or
+    # cluster; "" is <index>/milvus.db.
+    store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_collection: str = "kzqa"
     source: Path | None = None  # the file this config came from, if any
 
     def with_overrides(self, **values: Any) -> Config:
@@ -75,7 +86,7 @@ class Config:
 
 # YAML layout: section -> {yaml key: Config field}. Top-level keys use section "".
 _LAYOUT: dict[str, dict[str, str]] = {
-    "": {"corpus": "corpus", "index": "index", "model": "model"},
+    "": {"corpus": "corpus", "index": "index", "model": "model", "store": "store"},
     "chunking": {
         "max_tokens": "max_tokens",
         "pack_tokens": "pack_tokens",
@@ -104,6 +115,7 @@ _LAYOUT: dict[str, dict[str, str]] = {
         "pq_m": "pq_m",
         "ivf_rerank": "ivf_rerank",
     },
+    "milvus": {"uri": "milvus_uri", "collection": "milvus_collection"},
 }
 _TYPES = {f.name: f.type for f in fields(Config)}
 
@@ -167,6 +179,9 @@ def _from_file(path: Path) -> Config:
     for name in ("corpus", "index"):
         if name in values and not values[name].is_absolute():
             values[name] = base / values[name]
+    uri = values.get("milvus_uri")
+    if uri and not _SCHEME.match(uri) and not Path(uri).is_absolute():
+        values["milvus_uri"] = str(base / uri)  # a Milvus Lite file, like the folders
     values.setdefault("corpus", base / "corpus")
     values.setdefault("index", base / "index")
     return Config(**values, source=path)
@@ -186,7 +201,7 @@ def _coerce(path: Path, key: str, field: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{path}: key '{key}' must be a number, got {value!r}")
         return float(value)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not (value.strip() or key == "milvus.uri"):
         raise ConfigError(f"{path}: key '{key}' must be a non-empty string")
     return value
 
@@ -229,6 +244,17 @@ def _validate(cfg: Config) -> Config:
         (cfg.ivf_nprobe >= 1, "ann.ivf_nprobe", "must be at least 1"),
         (cfg.pq_m >= 1, "ann.pq_m", "must be at least 1"),
         (cfg.ivf_rerank >= 1, "ann.ivf_rerank", "must be at least 1"),
+        (cfg.store in STORES, "store", f"must be one of {', '.join(STORES)}"),
+        (
+            not _SCHEME.match(cfg.milvus_uri) or "://" in cfg.milvus_uri,
+            "milvus.uri",
+            "must be a file path (Milvus Lite) or a URL such as http://host:19530",
+        ),
+        (
+            bool(_COLLECTION.fullmatch(cfg.milvus_collection)),
+            "milvus.collection",
+            "must be a name of letters, digits and underscores, starting with a letter",
+        ),
     ]
     for ok, key, why in checks:
         if not ok:

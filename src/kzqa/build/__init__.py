@@ -32,6 +32,7 @@ from ..files import fsync_dir, fsync_tree, write_text_atomic
 from ..records import Passage
 from ..search import dense, lexical
 from ..store.journal import journal_path
+from . import milvus
 from .diff import Diff, diff_corpus
 from .vectors import ProgressFactory, salvage, vectors_for
 
@@ -136,8 +137,9 @@ def _build_locked(
         previous is not None
         and report.rebuilt is None
         and not report.any_change
-        # BM25 settings changed: write a new generation (vectors are reused, not re-embedded)
-        and lexical.params_match(previous.folder / store.BM25)
+        # BM25 settings (or the store) changed: write a new generation (vectors are reused,
+        # not re-embedded)
+        and _same_layout(cfg, previous)
     ):
         onnx = _ensure_onnx(cfg.index, embedder, report)
         # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
@@ -152,10 +154,15 @@ def _build_locked(
     vectors, sentences, report.passages_embedded, report.passages_reused = vectors_for(
         cfg.index, passages, previous, embedder, progress, trusted
     )
-    name = _commit_generation(
-        cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report
+    name, index_type = _commit_generation(
+        cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report, previous
     )
     report.committed = True
+    if index_type.get("kind") == milvus.KIND:
+        try:
+            milvus.finish(cfg.index, index_type)
+        except StoreError as exc:  # committed already: the next build deletes them instead
+            report.warnings.append(f"could not delete the rows no reader sees: {exc.message}")
     journal_path(cfg.index, embedder.fingerprint).unlink(missing_ok=True)
     keep = {name} | ({previous.manifest.generation} if previous else set())
     store.prune(cfg.index, keep, legacy)
@@ -171,22 +178,41 @@ def _commit_generation(
     sentences: np.ndarray,
     files: dict[str, dict[str, Any]],
     report: BuildReport,
-) -> str:
-    """Write every part of a new generation, then make it live (see store.commit)."""
+    previous: store.Generation | None,
+) -> tuple[str, dict[str, Any]]:
+    """Write every part of a new generation, then make it live (see store.commit). With
+    `store: milvus` the collection takes the place of the FAISS and BM25 files, and is
+    brought to the new generation before the manifest names it."""
     import numpy as np
 
-    params = dense.choose_params(len(passages), cfg)
     name, staging = store.new_generation(cfg.index)
     try:
         np.save(staging / store.VECTORS, vectors, allow_pickle=False)
         np.save(staging / store.SENTENCES, sentences, allow_pickle=False)
-        dense.write(dense.build(vectors, params), staging / store.DENSE)
-        (staging / store.BM25).mkdir()
         titles = {path: meta.get("title") for path, meta in files.items()}
-        lexical.build(
-            [lexical.with_title(p.text, titles[p.path]) for p in passages], staging / store.BM25
-        )
         store.write_passages(staging, passages)
+        if cfg.store == "milvus":
+            index_type = milvus.stage(
+                cfg,
+                staging,
+                passages,
+                vectors,
+                titles,
+                fingerprint,
+                embedder.dimension,
+                previous,
+                report.rebuilt == "--full",
+                report.warnings,
+            )
+        else:
+            params = dense.choose_params(len(passages), cfg)
+            index_type = params.as_dict()
+            dense.write(dense.build(vectors, params), staging / store.DENSE)
+            (staging / store.BM25).mkdir()
+            lexical.build(
+                [lexical.with_title(p.text, titles[p.path]) for p in passages],
+                staging / store.BM25,
+            )
         manifest = store.Manifest(
             format=store.FORMAT,
             generation=name,
@@ -196,7 +222,7 @@ def _commit_generation(
             dimension=embedder.dimension,
             chunking={**asdict(settings), "version": CHUNKER_VERSION, "reader": READER_VERSION},
             fingerprint=fingerprint,
-            index_type=params.as_dict(),
+            index_type=index_type,
             passages=len(passages),
             files=files,
             skipped=report.skipped,
@@ -208,7 +234,18 @@ def _commit_generation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return name
+    return name, index_type
+
+
+def _same_layout(cfg: Config, previous: store.Generation) -> bool:
+    """Whether the live generation was written to the store, and with the BM25 settings,
+    this build would use."""
+    index_type = previous.manifest.index_type
+    if cfg.store == "milvus":
+        return milvus.same_layout(cfg, index_type)
+    return index_type.get("kind") != milvus.KIND and lexical.params_match(
+        previous.folder / store.BM25
+    )
 
 
 def _previous(

@@ -107,6 +107,8 @@ def default_index_dir(cfg: Config, data: Dataset) -> Path:
             cfg.pack_tokens,
             cfg.min_tokens,
         ]
+        # Another store gets its own folder; FAISS keeps the key it always had (cached indexes).
+        + ([cfg.store, cfg.milvus_uri, cfg.milvus_collection] if cfg.store != "faiss" else [])
     )
     return cache_root() / f"{data.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 

@@ -10,7 +10,8 @@ from ..corpus import changes_since
 from ..errors import KzqaError, StoreError
 from ..files import sha256_file
 from ..search.dense import open_dense
-from ..search.lexical import open_lexical
+from ..search.lexical import open_lexical, open_vocabulary
+from ..store.milvus import KIND, MilvusStore, passage_key, resolve
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def _index_problems(cfg: Config) -> list[str]:
     manifest = store.read_manifest(cfg.index)
     if manifest is None:
         raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+    problems: list[str] = []
     try:
         gen = store.Generation(cfg.index, manifest)
         damaged = gen.damaged_files()
@@ -47,22 +49,21 @@ def _index_problems(cfg: Config) -> list[str]:
             return [
                 f"index file {gen.folder / name} is damaged (checksum mismatch)" for name in damaged
             ]
-        dense = open_dense(gen)
-        counts = {
-            "passages.jsonl": len(gen.passages),
-            "vectors.npy": len(gen.vectors),
-            "dense.faiss": dense.ntotal,
-            "bm25": open_lexical(gen).size,
-        }
+        counts = {"passages.jsonl": len(gen.passages), "vectors.npy": len(gen.vectors)}
+        if manifest.index_type.get("kind") == KIND:
+            problems += _verify_milvus(gen)
+        else:
+            dense = open_dense(gen)
+            counts |= {"dense.faiss": dense.ntotal, "bm25": open_lexical(gen).size}
+            if dense.d != manifest.dimension:
+                problems.append(
+                    f"vectors have dimension {dense.d}; the manifest says {manifest.dimension}"
+                )
     except KzqaError as exc:
         return [exc.message]
-    problems = [
-        f"{name} holds {n} entries; the manifest says {manifest.passages}"
-        for name, n in counts.items()
-        if n != manifest.passages
-    ]
-    if dense.d != manifest.dimension:
-        problems.append(f"vectors have dimension {dense.d}; the manifest says {manifest.dimension}")
+    for name, n in counts.items():
+        if n != manifest.passages:
+            problems.append(f"{name} holds {n} entries; the manifest says {manifest.passages}")
     try:
         from ..embed import onnx_damage
 
@@ -106,4 +107,31 @@ def _corpus_problems(cfg: Config) -> list[str]:
     if cfg.corpus.is_dir():
         for path in changes_since(cfg.corpus, cfg.index, manifest.files, manifest.skipped).added:
             problems.append(f"{path} is in the corpus but not indexed")
+    return problems
+
+
+def _verify_milvus(gen: store.Generation) -> list[str]:
+    """The collection shows this generation exactly its passages, with vectors of the
+    manifest's dimension; the local vocabulary reads."""
+    info = gen.manifest.index_type
+    milvus = MilvusStore(resolve(info["uri"], gen.index_dir), info["collection"])
+    where = f"Milvus collection {info['collection']}"
+    dim = milvus.dimension()
+    if dim is None:
+        return [f"the {where} is missing"]
+    problems = []
+    if dim != gen.manifest.dimension:
+        problems.append(
+            f"the {where} has dimension {dim}; the manifest says {gen.manifest.dimension}"
+        )
+    milvus.load()
+    shown = set(milvus.keys(milvus.live(int(info["generation"]))))
+    fp = gen.manifest.fingerprint
+    wanted = {passage_key(p, fp) for p in gen.passages}
+    if shown != wanted:
+        problems.append(
+            f"the {where} shows {len(shown)} passages for generation {info['generation']}: "
+            f"{len(wanted - shown)} of the index's are missing, {len(shown - wanted)} are extra"
+        )
+    open_vocabulary(gen)
     return problems

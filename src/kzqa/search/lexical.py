@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ B = 0.3
 # rebuilds BM25 (never the vectors).
 FIELDS = "title+text"
 SETTINGS = "kzqa.json"  # K1, B and FIELDS, beside bm25s's own files
+VOCABULARY = "vocabulary.json"  # store: milvus: the corpus's BM25 terms (see Vocabulary)
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 # bm25s's English stopwords (bm25s.stopwords.STOPWORDS_EN, Lucene's list), copied so the query
 # path need not import bm25s; tests/test_lexical.py checks the two lists are equal.
@@ -145,31 +146,13 @@ def params_match(folder: Path) -> bool:
     return settings == {"k1": K1, "b": B, "fields": FIELDS}
 
 
-class Lexical:
-    """Answers queries from a saved bm25s index with numpy alone.
+class Vocabulary:
+    """The terms (stems) the corpus holds: what abstention asks of BM25's vocabulary. A
+    Milvus index keeps one of its own beside the passages (VOCABULARY): Milvus has no call
+    that lists or looks up its BM25 terms."""
 
-    bm25s stores each term's precomputed BM25 contribution per passage as a sparse column
-    (CSC: data / indices / indptr); a query's scores are the sum of its terms' columns. Reading
-    them directly keeps bm25s and scipy (0.2 s to import, and a thread pool per call) off the
-    query path; tests/test_lexical.py checks the results equal bm25s's own retrieve().
-    """
-
-    def __init__(self, folder: Path) -> None:
-        import json
-
-        import numpy as np
-
-        self.data = np.load(folder / "data.csc.index.npy", allow_pickle=False)
-        self.indices = np.load(folder / "indices.csc.index.npy", allow_pickle=False)
-        self.indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
-        self.vocab: dict[str, int] = json.loads(
-            (folder / "vocab.index.json").read_text(encoding="utf-8")
-        )
-        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
-        self.size = int(params["num_docs"])
-        self.columns = len(self.indptr) - 1  # terms with a column (bm25s also keeps "")
-        if len(self.data) != len(self.indices) or self.indptr[-1] != len(self.data):
-            raise ValueError(f"inconsistent BM25 arrays in {folder}")
+    def __init__(self, vocab: Collection[str]) -> None:
+        self.vocab = vocab
 
     def unknown(self, terms: Sequence[str]) -> list[str]:
         """The terms (stems) no passage holds, nor a near spelling of them (a typo, another
@@ -204,6 +187,34 @@ class Lexical:
                 by.setdefault(v[0], []).append(v)
         return by
 
+
+class Lexical(Vocabulary):
+    """Answers queries from a saved bm25s index with numpy alone.
+
+    bm25s stores each term's precomputed BM25 contribution per passage as a sparse column
+    (CSC: data / indices / indptr); a query's scores are the sum of its terms' columns. Reading
+    them directly keeps bm25s and scipy (0.2 s to import, and a thread pool per call) off the
+    query path; tests/test_lexical.py checks the results equal bm25s's own retrieve().
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import json
+
+        import numpy as np
+
+        self.data = np.load(folder / "data.csc.index.npy", allow_pickle=False)
+        self.indices = np.load(folder / "indices.csc.index.npy", allow_pickle=False)
+        self.indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
+        self.ids: dict[str, int] = json.loads(
+            (folder / "vocab.index.json").read_text(encoding="utf-8")
+        )
+        super().__init__(self.ids)
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        self.size = int(params["num_docs"])
+        self.columns = len(self.indptr) - 1  # terms with a column (bm25s also keeps "")
+        if len(self.data) != len(self.indices) or self.indptr[-1] != len(self.data):
+            raise ValueError(f"inconsistent BM25 arrays in {folder}")
+
     def search(self, question: str, k: int) -> list[tuple[int, float]]:
         """Top-k (passage row, BM25 score) with a positive score, best first."""
         return self.search_many([question], k)[0]
@@ -215,7 +226,7 @@ class Lexical:
         out: list[list[tuple[int, float]]] = []
         for terms in tokenize_queries(questions):
             # Terms the corpus never saw score zero; a repeated term counts again, as in bm25s.
-            ids = [self.vocab[t] for t in terms if self.vocab.get(t, self.columns) < self.columns]
+            ids = [self.ids[t] for t in terms if self.ids.get(t, self.columns) < self.columns]
             if k <= 0 or not ids:
                 out.append([])
                 continue
@@ -247,3 +258,17 @@ def open_lexical(generation: Generation) -> Lexical:
             hint=REBUILD,
         )
     return lexical
+
+
+def open_vocabulary(generation: Generation) -> Vocabulary:
+    """A Milvus generation's vocabulary (a JSON list of terms)."""
+    import json
+
+    path = generation.folder / VOCABULARY
+    try:
+        terms = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"index file {path} is damaged", hint=REBUILD) from exc
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise StoreError(f"index file {path} is damaged", hint=REBUILD)
+    return Vocabulary(frozenset(terms))

@@ -21,10 +21,20 @@ from .about import document_field, metadata_value
 from .answer import abstain_reason, choose_answers, confidence
 from .cite import FileTexts, SpanChecker
 from .dense import open_dense, search, search_exact
-from .lexical import Lexical, content_stems, main_script, open_lexical, question_terms
+from .lexical import (
+    Lexical,
+    Vocabulary,
+    content_stems,
+    main_script,
+    open_lexical,
+    open_vocabulary,
+    question_terms,
+)
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from .milvus import MilvusLegs
 
 QUESTION_CACHE = 4096  # question vectors a server keeps: 4096 x 384 floats = 6 MB
 
@@ -151,8 +161,21 @@ class Searcher:
         return open_dense(self.generation)
 
     @cached_property
-    def lexical(self) -> Lexical:
+    def lexical(self) -> Vocabulary:
+        """The BM25 index (FAISS store), or the corpus's vocabulary alone (Milvus store: BM25
+        runs there), for abstention and the script hint."""
+        if self.milvus is not None:
+            return open_vocabulary(self.generation)
         return open_lexical(self.generation)
+
+    @cached_property
+    def milvus(self) -> MilvusLegs | None:
+        """Both retrievers in Milvus, for an index built with `store: milvus`; else None."""
+        if self.manifest.index_type.get("kind") != "milvus":
+            return None
+        from .milvus import MilvusLegs  # pymilvus stays off the FAISS path
+
+        return MilvusLegs(self.cfg, self.generation)
 
     @property
     def exact(self) -> bool:
@@ -163,11 +186,23 @@ class Searcher:
         """Load every part a search reads, so the first question does not pay for it."""
         gen = self.generation
         gen.passages, gen.vectors, gen.sentence_rows, self.lexical, self.paths  # noqa: B018
-        if not self.exact:
+        if self.milvus is not None:
+            self.milvus.open()
+        elif not self.exact:
             self.dense  # noqa: B018
 
+    def search_bm25(self, questions: Sequence[str], k: int) -> list[Ranked]:
+        """Top-k (passage row, BM25 score) per question: in Milvus or with bm25s's arrays."""
+        if self.milvus is not None:
+            return self.milvus.search_many(questions, k)
+        assert isinstance(self.lexical, Lexical)
+        return self.lexical.search_many(questions, k)
+
     def search_dense(self, queries: np.ndarray, k: int) -> list[Ranked]:
-        """Top-k (passage row, cosine) per query: numpy for an exact index, FAISS otherwise."""
+        """Top-k (passage row, cosine) per query: numpy for an exact index, FAISS otherwise
+        (or Milvus, for a Milvus index)."""
+        if self.milvus is not None:
+            return self.milvus.search_dense(queries, k)
         if self.exact:
             return search_exact(self.generation.vectors, queries, k)
         return search(self.dense, queries, k)
@@ -192,7 +227,7 @@ class Searcher:
         if mode in ("dense", "hybrid"):
             dense = [dict(found) for found in self.search_dense(qvecs, pool)]
         if mode in ("bm25", "hybrid"):
-            bm25 = [dict(found) for found in self.lexical.search_many(questions, pool)]
+            bm25 = [dict(found) for found in self.search_bm25(questions, pool)]
         vectors = gen.vectors
         found = []
         for d, b, qvec in zip(dense, bm25, qvecs, strict=True):
