@@ -111,14 +111,14 @@ def test_the_host_check_holds_on_a_non_loopback_address_too(real_project: Path) 
 def test_work_beyond_the_pool_and_its_queue_gets_503_at_once(real_project: Path) -> None:
     with serving(workers=1, queue=1) as srv:
         entered, release = threading.Event(), threading.Event()
-        real = srv.service.search
+        real = srv.service.ask
 
         def slow(*args):
             entered.set()
             release.wait(30)
             return real(*args)
 
-        srv.service.search = slow  # type: ignore[method-assign]
+        srv.service.ask = slow  # type: ignore[method-assign]
         results: list[int] = []
 
         def ask() -> None:

@@ -252,3 +252,28 @@ def test_an_error_reply_never_leaves_a_body_for_the_next_request(server: Server,
     replies = received.split(b"HTTP/1.1 ")[1:]
     assert len(replies) == 2, received  # the error, then the real follow-up: nothing between
     assert replies[0].startswith((b"404", b"405")) and replies[1].startswith(b"200")
+
+
+@pytest.mark.slow
+def test_a_question_asked_again_is_answered_from_the_kept_answer_while_its_files_hold(
+    real_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kzqa.search import Searcher
+    from kzqa.serve.service import Service
+
+    service = Service(load_config(None), log=lambda _: None)
+    first = service.ask(QUESTION, 3, None)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("searched again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Searcher, "search", refuse)
+        assert service.ask("  " + QUESTION.replace(" ", "  "), "3", None) == first  # kept
+        with pytest.raises(AssertionError):
+            service.ask(QUESTION, 4, None)  # another k is another answer
+    article = next((real_project / "corpus").iterdir())
+    article.write_text(article.read_text().replace("three Luban", "four Luban"))
+    again = service.ask(QUESTION, 3, None)  # a cited file moved: searched again
+    assert again["results"][0]["citation"]["verified"] is False
+    assert first["results"][0]["citation"]["verified"] is True

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,31 @@ ONNX_THREADS = 1
 # (bench/perf/answer_cpu.py).
 BLAS_THREADS = 1
 
+ANSWERS = 1024  # answers kept for questions asked again (Service.ask), each a few KB
 Log = Callable[[str], None]
+
+
+class Kept:
+    """A bounded map, least recently used first out, safe across request threads."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.entries:
+                self._items.popitem(last=False)
 
 
 def stderr(message: str) -> None:
@@ -56,6 +81,7 @@ class Service:
         self.log = log
         self.poll = poll
         self.questions = QuestionCache()  # repeated questions skip the model
+        self.answers = Kept(ANSWERS)  # ... and, while their cited files hold, the search
         self.searcher = self._open(None)
         self.reloads = 0
         self.started = time.time()
@@ -147,6 +173,28 @@ class Service:
 
     def search(self, question: Any, k: Any, mode: Any) -> AskResult:
         """One question, answered by the searcher live when it arrives."""
+        question, kk, mode = self._checked(question, k, mode)
+        searcher = self.searcher  # held for the whole request, even if a reload swaps it
+        return searcher.search(question, kk, mode)
+
+    def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
+        """What `kzqa ask --json` prints for the question. A question asked before of this
+        generation is answered from the answers kept (ANSWERS), while every file it cites
+        keeps the size and modification time it had: the same JSON, without the search."""
+        question, kk, mode = self._checked(question, k, mode)
+        searcher = self.searcher
+        key = (searcher.manifest.generation, " ".join(question.split()), kk, mode)
+        kept = self.answers.get(key)
+        if kept is not None and kept[2] == self._stamps(kept[1]):
+            return kept[0]
+        result = searcher.search(question, kk, mode)
+        answer = ask_json(result, self.cfg.corpus)
+        paths = tuple(dict.fromkeys(hit.passage.path for hit in result.hits))
+        self.answers.put(key, (answer, paths, self._stamps(paths)))
+        return answer
+
+    def _checked(self, question: Any, k: Any, mode: Any) -> tuple[str, int, str | None]:
+        """The request's question, k and mode, checked; UsageError for what is wrong."""
         if not isinstance(question, str):
             raise UsageError("give the question as q (a string)")
         if len(question) > MAX_QUESTION_CHARS:
@@ -156,12 +204,18 @@ class Service:
             raise UsageError(f"k must be between 1 and {MAX_K}, got {kk}")
         if mode is not None and not isinstance(mode, str):
             raise UsageError("mode must be a string")
-        searcher = self.searcher  # held for the whole request, even if a reload swaps it
-        return searcher.search(question, kk, mode or None)
+        return question, kk, mode or None
 
-    def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
-        """What `kzqa ask --json` prints for the question."""
-        return ask_json(self.search(question, k, mode), self.cfg.corpus)
+    def _stamps(self, paths: tuple[str, ...]) -> tuple[tuple[int, int] | None, ...]:
+        """(size, mtime) of each cited file (None: it is gone)."""
+        out: list[tuple[int, int] | None] = []
+        for path in paths:
+            try:
+                st = (self.cfg.corpus / path).stat()
+                out.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                out.append(None)
+        return tuple(out)
 
     def document(self, path: str) -> tuple[Document, dict[str, Any]]:
         """An indexed file, read as the index read it (the text its offsets refer to), and
