@@ -1,11 +1,12 @@
 """Where an answer's CPU goes: each stage of a served answer, on the thread's CPU clock.
 
-    .venv/bin/python bench/perf/answer_cpu.py [--project bench/out/p10k] [--questions 300]
+    .venv/bin/python bench/perf/answer_cpu.py [--project bench/out/p10k] [--questions 599]
         [--k 5] [--rounds 3]
 
 Opens the project's index the way `kzqa serve` does (serve.service.Service: one ONNX thread,
-everything preloaded), then answers real questions (COVID-QA and SciFact queries) one after
-another, as the server's worker does for GET /ask, down to the JSON bytes. Each stage's
+everything preloaded), then answers the questions serve_load.py sends (COVID-QA and SciFact
+queries, alternating) one after another, as the server's worker does for GET /ask, down to
+the JSON bytes, so the total compares with serve_load's server CPU per answer. Each stage's
 function is wrapped by a timer that charges its own CPU time (time.thread_time_ns, less the
 stages it calls) to it; "other" is what the answer cost outside every named stage. Questions
 are new to the server (its question-vector and answer caches are emptied before each round:
@@ -17,13 +18,14 @@ bench/perf/http_overhead.py measures it (0.17-0.29 ms per request with h11).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any
+
+from serve_load import load_questions  # bench/perf/, beside this script
 
 from kzqa import render
 from kzqa.config import load_config
@@ -32,10 +34,6 @@ from kzqa.search.cite import SpanChecker
 from kzqa.serve import service
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
-QUERIES = [
-    ROOT.parent / "shared" / "eval" / "covidqa" / "queries.jsonl",
-    ROOT.parent / "shared" / "eval" / "scifact" / "queries.jsonl",
-]
 ENCODER = "question embedding"
 # stage -> the functions whose own CPU is charged to it: (owner, attribute name).
 STAGES: dict[str, list[tuple[Any, str]]] = {
@@ -89,15 +87,11 @@ def instrument(clock: Clock, svc: service.Service) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, default=ROOT / "bench" / "out" / "p10k")
-    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--questions", type=int, default=599)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    questions: list[str] = []
-    for path in QUERIES:
-        with path.open(encoding="utf-8") as fh:
-            questions += [json.loads(line)["text"] for line in fh]
-    questions = questions[: args.questions]
+    questions = load_questions(args.questions)
     p = args.project
     cfg = load_config(None, corpus=p / "corpus", index=p / "index")
     svc = service.Service(cfg, log=lambda _: None)
