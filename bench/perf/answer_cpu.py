@@ -29,6 +29,7 @@ from serve_load import load_questions  # bench/perf/, beside this script
 
 from kzqa import render
 from kzqa.config import load_config
+from kzqa.kept import Kept
 from kzqa.search import fusion, lexical, searcher
 from kzqa.search.cite import SpanChecker
 from kzqa.serve import service
@@ -101,7 +102,7 @@ def main() -> None:
     rounds: list[dict[str, float]] = []
     for _ in range(args.rounds):
         svc.questions = svc.searcher.questions = searcher.QuestionCache()
-        svc.answers = service.Kept(service.ANSWERS)
+        svc.answers = Kept(service.ANSWERS)
         clock.spent = {}
         started = time.thread_time_ns()
         for q in questions:

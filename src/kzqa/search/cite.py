@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import read_file
+from ..kept import Kept
 from ..records import Answer, Passage
 
 FILE_TEXTS = 256  # cited files whose text a searcher keeps (FileTexts)
@@ -20,9 +19,7 @@ class FileTexts:
     than the rest of the check. Least recently used first out."""
 
     def __init__(self, entries: int = FILE_TEXTS) -> None:
-        self.entries = entries
-        self._texts: OrderedDict[str, tuple[tuple[int, int], str | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._texts: Kept[str, tuple[tuple[int, int], str | None]] = Kept(entries)
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
@@ -31,20 +28,15 @@ class FileTexts:
         except OSError:
             return None
         stamp = (st.st_size, st.st_mtime_ns)
-        with self._lock:
-            kept = self._texts.get(path)
-            if kept is not None and kept[0] == stamp:
-                self._texts.move_to_end(path)
-                return kept[1]
+        kept = self._texts.get(path)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
         try:
             doc = read_file(corpus, path)
         except OSError:
             return None
         text = doc.text if doc else None
-        with self._lock:
-            self._texts[path] = (stamp, text)
-            while len(self._texts) > self.entries:
-                self._texts.popitem(last=False)
+        self._texts.put(path, (stamp, text))
         return text
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +13,7 @@ from ..config import MODES, Config
 from ..corpus import display_source, page_fields
 from ..embed import Embedder, has_quantized, open_question_encoder
 from ..errors import StoreError, UsageError
+from ..kept import Kept
 from ..records import DOCUMENT_FIELDS, Answer, AskResult, Hit, Ranked, Source, best_first, text_hash
 from . import fusion
 from .about import document_field, metadata_value
@@ -81,27 +80,19 @@ class QuestionCache:
     vector."""
 
     def __init__(self, entries: int = QUESTION_CACHE) -> None:
-        self.entries = entries
-        self._vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vectors: Kept[tuple[str, str, str], np.ndarray] = Kept(entries)
 
     def embed(self, encoder: Embedder, questions: Sequence[str]) -> np.ndarray:
         import numpy as np
 
         keys = [(encoder.fingerprint, encoder.precision, q) for q in questions]
-        with self._lock:
-            found = {key: self._vectors.get(key) for key in keys}
-            for key, vector in found.items():
-                if vector is not None:
-                    self._vectors.move_to_end(key)
+        found = {key: self._vectors.get(key) for key in keys}
         missing = list(dict.fromkeys(key for key, vector in found.items() if vector is None))
-        if missing:  # embedded outside the lock: other requests go on meanwhile
+        if missing:  # embedded outside any lock: other requests go on meanwhile
             fresh = encoder.embed_queries([q for _, _, q in missing])
-            with self._lock:
-                for key, vector in zip(missing, fresh, strict=True):
-                    found[key] = self._vectors[key] = vector
-                while len(self._vectors) > self.entries:
-                    self._vectors.popitem(last=False)
+            for key, vector in zip(missing, fresh, strict=True):
+                found[key] = vector
+                self._vectors.put(key, vector)
         out = np.empty((len(keys), encoder.dimension), dtype=np.float32)
         for row, key in enumerate(keys):
             out[row] = found[key]

@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from .. import store
 from ..config import Config
 from ..corpus import inside, read_file
 from ..errors import KzqaError, StoreError, UsageError
+from ..kept import Kept
 from ..records import AskResult, Document
 from ..render import ask_json
 from ..search import QuestionCache, Searcher
@@ -39,30 +39,9 @@ ONNX_THREADS = 1
 BLAS_THREADS = 1
 
 ANSWERS = 1024  # answers kept for questions asked again (Service.ask), each a few KB
+Stamps = tuple[tuple[int, int] | None, ...]  # (size, mtime) of each cited file; None: gone
+KeptAnswer = tuple[dict[str, Any], tuple[str, ...], Stamps]  # JSON, cited paths, their stamps
 Log = Callable[[str], None]
-
-
-class Kept:
-    """A bounded map, least recently used first out, safe across request threads."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.entries:
-                self._items.popitem(last=False)
 
 
 def stderr(message: str) -> None:
@@ -81,7 +60,7 @@ class Service:
         self.log = log
         self.poll = poll
         self.questions = QuestionCache()  # repeated questions skip the model
-        self.answers = Kept(ANSWERS)  # ... and, while their cited files hold, the search
+        self.answers: Kept[tuple[Any, ...], KeptAnswer] = Kept(ANSWERS)  # ... and the search
         self.searcher = self._open(None)
         self.reloads = 0
         self.started = time.time()
@@ -206,7 +185,7 @@ class Service:
             raise UsageError("mode must be a string")
         return question, kk, mode or None
 
-    def _stamps(self, paths: tuple[str, ...]) -> tuple[tuple[int, int] | None, ...]:
+    def _stamps(self, paths: tuple[str, ...]) -> Stamps:
         """(size, mtime) of each cited file (None: it is gone)."""
         out: list[tuple[int, int] | None] = []
         for path in paths:
