@@ -49,6 +49,20 @@ def test_a_near_spelling_in_the_corpus_is_not_unknown(real_project: Path) -> Non
     assert searcher.lexical.unknown(["urumgi", "thailand", "urumqi"]) == ["thailand"]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["Where did the education fair take place?", "What was the education fair called?"],
+)
+def test_words_that_frame_a_question_are_not_what_it_asks_about(
+    real_project: Path, question: str
+) -> None:
+    """The article never says "place" or "called": the answer is still the fair in Urumqi."""
+    out = ask(question, "--no-update")
+    assert out["answered"] is True, out["abstain_reason"]
+    assert "Urumqi" in out["results"][0]["answer"]["text"]
+
+
 def test_two_known_words_run_together_are_not_unknown() -> None:
     """A SciFact claim writes "Admpchordin" for Admp-chordin: the corpus holds both words."""
     from kzqa.search.lexical import Vocabulary

@@ -129,7 +129,7 @@ def test_renaming_embeds_nothing_and_cites_the_new_name(cfg: Config, fake_embedd
     (cfg.corpus / "copy.txt").write_bytes((cfg.corpus / "renamed.txt").read_bytes()[:-1] + b"?")
     # `status` calls it what `index` will: a rename (and the edited copy of the same size, added)
     changes = index_status(cfg)["changes"]
-    assert changes["renamed"] == [[ARTICLE_NAME, "renamed.txt"]]
+    assert changes["renamed"] == [{"from": ARTICLE_NAME, "to": "renamed.txt"}]  # as index says
     assert changes["added"] == ["copy.txt"] and changes["removed"] == []
     report = build_index(cfg, embedder=fake_embedder)
     assert report.renamed == [(ARTICLE_NAME, "renamed.txt")]

@@ -39,7 +39,7 @@ def index_status(cfg: Config) -> dict[str, Any]:
                 "added": changes.added,
                 "modified": changes.modified,
                 "removed": changes.removed,
-                "renamed": [list(pair) for pair in changes.renamed],
+                "renamed": [{"from": old, "to": new} for old, new in changes.renamed],
             },
             "up_to_date": changes is not None and not changes,
         }

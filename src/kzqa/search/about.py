@@ -7,8 +7,13 @@ import re
 
 from ..records import Source
 
-# What the asker calls the document.
-_DOCUMENT = r"(?:article|document|story|report|paper|piece|page|post|text|book|essay|it|this)"
+# What the asker calls the document, after up to three words that say which ("the water
+# report", "the falcon festival article").
+_NOUNS = (
+    "article|document|story|report|paper|piece|page|post|text|book|essay|note|memo|letter|"
+    "file|study|release|column|review|interview|statement|announcement|brief|summary"
+)
+_DOCUMENT = rf"(?:(?:[\w-]+ ){{0,3}}(?:{_NOUNS})s?\b|it\b|this\b)"
 # field -> questions that ask for it (matched case-insensitively against the whole question).
 # Each needs a word that only asks about a document ("published", "author", "title of the
 # …"): "When was the workshop opened?" asks about the world, not about the article.
@@ -17,16 +22,16 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:when|what (?:date|day|year)|which (?:date|day|year))\b.*\b(?:published|"
         r"written|released|posted|dated|come out|came out|appear(?:ed)?)\b",
         r"\b(?:publication|release|posting) date\b",
-        rf"\b(?:date|day|year) (?:of|on) (?:the|this) {_DOCUMENT}\b",
-        rf"\bhow old is (?:the|this) {_DOCUMENT}\b",
+        rf"\b(?:date|day|year) (?:of|on) (?:the|this) {_DOCUMENT}",
+        rf"\bhow old is (?:the|this) {_DOCUMENT}",
     ),
     "author": (
-        rf"\bwho (?:wrote|has written|authored|penned) (?:the |this |that )?{_DOCUMENT}\b",
-        rf"\b(?:author|writer)s? of (?:the|this|that) {_DOCUMENT}\b",
+        rf"\bwho (?:wrote|has written|authored|penned) (?:the |this |that )?{_DOCUMENT}",
+        rf"\b(?:author|writer)s? of (?:the|this|that) {_DOCUMENT}",
         r"\bbyline\b",
     ),
     "title": (
-        rf"\b(?:title|headline|name) of (?:the|this) {_DOCUMENT}\b",
+        rf"\b(?:title|headline|name) of (?:the|this) {_DOCUMENT}",
         rf"\bwhat is (?:the|this) {_DOCUMENT} (?:called|titled|named)\b",
         r"\bwhat(?:'s| is) (?:the|its) (?:title|headline)\b",
     ),

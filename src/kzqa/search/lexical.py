@@ -40,6 +40,11 @@ STOPWORDS = frozenset(
 QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how did does do is are was were can could would "
     "should many much has have had been".split()
+    # Verbs and nouns that frame what is asked, not what it is about ("Where did the fair take
+    # place?", "What was the eagle called?", "Who won the festival?"): a document that never
+    # uses them can still answer.
+    + "take took taken place happen happened occur occurred call called name named hold held "
+    "win won write wrote written make made mean meant come came get got go went".split()
 )
 # A question term the corpus lacks still counts as known when the vocabulary holds a near
 # spelling: a typo ("carageenan") or another form of it. Shorter terms must match exactly.
