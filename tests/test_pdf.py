@@ -59,6 +59,21 @@ def three_pages(cities: list[str] = CITIES, labels: str = "") -> bytes:
     )
 
 
+def test_a_date_inside_the_header_paragraph_beats_the_files_creation_date(
+    tmp_path: Path,
+) -> None:
+    """A page that sets its headline, byline and date as one paragraph (as the QA pass printed
+    the article): the stated date is found, not the day the PDF was made."""
+    header = (
+        "Academic exchanges take stage in strengthening ties Published: Dec 04, 2025 11:49 PM "
+        "Ambassador of Kazakhstan to China Shakhrat Nuryshev"
+    )
+    lines = paragraph_lines([header, *CITIES[:2]], top=740)
+    pdf = make_pdf([Page(lines)], {"CreationDate": "D:20261202120000Z"})
+    doc, _ = read(write(tmp_path / "news.pdf", pdf))
+    assert doc is not None and doc.published == "2025-12-04"
+
+
 def test_paragraphs_pages_title_and_date(tmp_path: Path) -> None:
     doc, warnings = read(write(tmp_path / "guide.pdf", three_pages()))
     assert doc is not None and warnings == []

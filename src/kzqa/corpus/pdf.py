@@ -28,6 +28,7 @@ SHORT_LINE = 0.6  # a line ending a sentence before this share of the column wid
 HEADING_SIZE = 1.15  # a short paragraph in type this much larger than the body's is a heading
 MAX_HEADING = 200  # characters; longer is a paragraph in large type, not a heading
 CACHE = 16  # extracted PDFs kept by content hash: a citation check re-reads the cited file
+HEADER_CHARS = 1500  # a news page's header (headline, byline, date) lies in its first text
 # pdfium reads a hyphen at a line end as \x02 (or U+FFFE), whether the word has one or not;
 # U+00AD is a soft hyphen, shown only where a line breaks.
 _LINE_END_HYPHENS = "\x02\ufffe"
@@ -36,6 +37,12 @@ _SENTENCE_END = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 # A line break pdfium made, or a word: pdfium runs a word hyphenated at a line end on without
 # a break ("extra\ufffeordinary"), so its hyphen ends a word here.
 _WORD = re.compile("\r\n?|\n|[^\\s\x02\ufffe]+[\x02\ufffe]?|[\x02\ufffe]")
+# "Published: Dec 04, 2025 11:49 PM" inside a paragraph, where a page set it beside the headline.
+_INLINE_DATE = re.compile(
+    r"\b(?:published|posted|updated)\s*:\s*"
+    r"([A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}|\d{4}-\d{2}-\d{2}|\d{1,2} [A-Z][a-z]+ \d{4})",
+    re.I,
+)
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
 
 _lock = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
@@ -134,10 +141,13 @@ def _extract(raw: bytes) -> Extracted:
         )
     text, starts, headings = _join_pages(paragraphs)
     title, published = text_metadata(text)
+    if published is None:  # a header set as one paragraph: "… Published: Dec 04, 2025 …"
+        found = _INLINE_DATE.search(text[:HEADER_CHARS])
+        published = parse_date(found[1]) if found else None
     meta_title = " ".join(str(meta.get("Title", "")).split())
     if meta_title and not _FILE_NAME.search(meta_title):
         title = meta_title
-    if published is None:
+    if published is None:  # when the file was made: the best date a PDF without one states
         published = _pdf_date(str(meta.get("CreationDate", "")))
     labels = labels if any(labels) else ()
     notes: tuple[str, ...] = ()
