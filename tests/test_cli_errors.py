@@ -261,3 +261,14 @@ def test_the_scripts_own_usage_errors_are_one_line_too(real_project: Path) -> No
         [sys.executable, "-m", "kzqa", "ask", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "Usage: kzqa ask" in done.stdout
+
+
+def test_the_update_ask_makes_says_what_it_skipped_once(real_project: Path) -> None:
+    """A build warns about a file once: when `ask` is the build that meets it, `ask` says so
+    (and the next `kzqa index` does not repeat it)."""
+    (real_project / "corpus" / "data.txt").write_bytes(b"\x00\x01binary")
+    asked = runner.invoke(app, ["ask", "How many Luban Workshops?"])
+    assert asked.exit_code == 0
+    assert "kzqa: warning: skipped data.txt: binary file" in asked.stderr
+    indexed = runner.invoke(app, ["index"])
+    assert indexed.exit_code == 0 and "data.txt" not in indexed.stderr

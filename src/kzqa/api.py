@@ -95,7 +95,7 @@ def open_fresh(
                 hint="create it and add documents, or pass --corpus",
             )
         log(f"kzqa: no index in {cfg.index} yet; building it from {cfg.corpus}")
-        report = build_index(cfg, wait=BUILD_WAIT, progress=progress)
+        report = _warned(build_index(cfg, wait=BUILD_WAIT, progress=progress), log)
         log(f"kzqa: indexed {report.documents} documents, {report.passages_total} passages")
         return Searcher.open(cfg)
     changes = None
@@ -113,7 +113,7 @@ def open_fresh(
             f"kzqa: the config names model '{cfg.model}', the index was built with "
             f"'{manifest.model}'; rebuilding"
         )
-        build_index(cfg, wait=BUILD_WAIT, progress=progress)
+        _warned(build_index(cfg, wait=BUILD_WAIT, progress=progress), log)
     elif changes and not update:
         log(
             f"kzqa: warning: the corpus changed since the index was built "
@@ -121,15 +121,24 @@ def open_fresh(
         )
     elif changes:
         try:
-            report = build_index(cfg, progress=progress)
+            report = _warned(build_index(cfg, progress=progress), log)
             if report.committed:
+                n = report.passages_embedded
                 log(
                     f"kzqa: corpus changed ({changes.summary()}); index updated "
-                    f"({report.passages_embedded} passages embedded)"
+                    f"({n} passage{'' if n == 1 else 's'} embedded)"
                 )
         except BusyError:
             log("kzqa: another `kzqa index` is running; answering from the last complete index")
     return _reopen(cfg, previous)
+
+
+def _warned(report: BuildReport, log: Log) -> BuildReport:
+    """The report, once its warnings (files skipped, encodings guessed) are logged: a build
+    warns about a file once, so the update `ask` makes must say what it found."""
+    for warning in report.warnings:
+        log(f"kzqa: warning: {warning}")
+    return report
 
 
 def _reopen(cfg: Config, previous: Searcher | None) -> Searcher:
