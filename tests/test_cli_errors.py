@@ -272,3 +272,15 @@ def test_the_update_ask_makes_says_what_it_skipped_once(real_project: Path) -> N
     assert "kzqa: warning: skipped data.txt: binary file" in asked.stderr
     indexed = runner.invoke(app, ["index"])
     assert indexed.exit_code == 0 and "data.txt" not in indexed.stderr
+
+
+def test_status_says_a_cut_short_index_is_damaged_and_what_to_run(real_project: Path) -> None:
+    gen = store.open_generation(real_project / "index")
+    vectors = gen.folder / store.VECTORS
+    vectors.write_bytes(vectors.read_bytes()[:3000])
+    info = json.loads(run("status", "--json", code=0))
+    assert info["up_to_date"] is False and "damaged" in info["damaged"]
+    text = run("status", code=0)
+    assert "Next: run `kzqa index --full`" in text and "up to date" not in text
+    run("index", "--full", code=0)
+    assert json.loads(run("status", "--json", code=0))["damaged"] is None

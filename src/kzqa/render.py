@@ -217,13 +217,15 @@ def status_text(info: dict[str, Any]) -> str:
         f"model:     {info['model']} ({info['dimension']} dimensions), "
         f"search: {info['index_type']['kind']}",
     ]
+    if info.get("damaged"):
+        lines.append(f"damaged:   {info['damaged']}. Next: run `kzqa index --full`")
     changes = info["changes"]
     if changes is None:
         lines.append("changes:   corpus folder missing")
     elif any(changes.values()):
         parts = ", ".join(f"{len(v)} {name}" for name, v in changes.items() if v)
         lines.append(f"changes:   the corpus changed since ({parts}). Next: run `kzqa index`")
-    else:
+    elif not info.get("damaged"):
         lines.append("changes:   none; the index is up to date")
     return "\n".join(lines) + "\n"
 

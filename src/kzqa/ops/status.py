@@ -7,6 +7,7 @@ from typing import Any
 from .. import store
 from ..config import Config
 from ..corpus import changes_since
+from ..errors import StoreError
 
 
 def index_status(cfg: Config) -> dict[str, Any]:
@@ -18,6 +19,11 @@ def index_status(cfg: Config) -> dict[str, Any]:
     }
     if manifest is None:
         return info
+    try:  # stat calls only: a file of the wrong size (cut short, gone) is damage to report
+        store.Generation(cfg.index, manifest)
+        damaged = None
+    except StoreError as exc:
+        damaged = exc.message
     changes = (
         changes_since(cfg.corpus, cfg.index, manifest.files, manifest.skipped)
         if cfg.corpus.is_dir()
@@ -41,7 +47,8 @@ def index_status(cfg: Config) -> dict[str, Any]:
                 "removed": changes.removed,
                 "renamed": [{"from": old, "to": new} for old, new in changes.renamed],
             },
-            "up_to_date": changes is not None and not changes,
+            "damaged": damaged,  # why the index cannot be used as it is (null: it can)
+            "up_to_date": changes is not None and not changes and damaged is None,
         }
     )
     return info

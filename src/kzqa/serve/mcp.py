@@ -88,7 +88,8 @@ What is indexed and whether the documents changed since. Returns the JSON of
 `kzqa status --json`: {"index", "corpus", "indexed"} and, once indexed, "documents",
 "passages", "model", "dimension", "built_at", "generation", "index_type", "chunking",
 "changes": {"added", "modified", "removed", "renamed"} (paths relative to the corpus folder;
-renamed: {"from", "to"} pairs of the same bytes, as `index` reports them) and "up_to_date".
+renamed: {"from", "to"} pairs of the same bytes, as `index` reports them), "damaged" (why
+the index's files cannot be used, from their sizes; null when they can) and "up_to_date".
 indexed: false means no index was built yet (call `index`); up_to_date: false means files
 were added, modified, removed or renamed since the last build (`index` brings it up to
 date). Never loads the model: fast."""
