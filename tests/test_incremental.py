@@ -440,3 +440,20 @@ def test_a_skipped_file_is_warned_about_once_until_it_changes(cfg: Config, fake_
     assert manifest is not None and set(manifest.skipped) == {"notes.pdfx", "empty.txt", "data.txt"}
     (cfg.corpus / "notes.pdfx").unlink()
     assert warned() == [] and "notes.pdfx" not in store.read_manifest(cfg.index).skipped
+
+
+def test_a_full_rebuild_reports_what_changed_not_every_file_as_added(
+    cfg: Config, fake_embedder
+) -> None:
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital in 1997.\n")
+    build_index(cfg, embedder=fake_embedder)
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital of Kazakhstan in 1997.\n")
+    (cfg.corpus / "almaty.txt").write_text("Almaty was the capital before Astana.\n")
+    report = build_index(cfg, embedder=fake_embedder, full=True)
+    assert report.rebuilt == "--full"
+    assert (report.added, report.changed, report.unchanged) == (
+        ["almaty.txt"],
+        ["astana.txt"],
+        [ARTICLE_NAME],
+    )
+    assert report.passages_embedded == 2  # the article's vectors were sound: reused

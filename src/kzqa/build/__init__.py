@@ -125,8 +125,9 @@ def _build_locked(
     previous, report.rebuilt, legacy, damaged = _previous(
         cfg.index, fingerprint, embedder.fingerprint, full
     )
+    recorded = _recorded_files(cfg.index) if previous is None else None
     files, passages = diff_corpus(
-        scan, previous, embedder, settings, report, report.rebuilt is not None, progress
+        scan, previous, embedder, settings, report, report.rebuilt is not None, progress, recorded
     )
     report.documents, report.passages_total = len(files), len(passages)
     if not files:
@@ -294,6 +295,15 @@ def _previous(
             False,
         )
     return previous, None, None, False
+
+
+def _recorded_files(index_dir: Path) -> dict[str, dict[str, Any]] | None:
+    """The files the live manifest lists, when it still reads (for the build's report)."""
+    try:
+        manifest = store.read_manifest(index_dir)
+    except StoreError:
+        return None
+    return manifest.files if manifest is not None else None
 
 
 def _legacy_generation(index_dir: Path) -> str | None:

@@ -40,14 +40,18 @@ def diff_corpus(
     diff: Diff,
     rechunk: bool = False,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    recorded: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[Passage]]:
     """The new manifest's files and the new generation's passages; fills `diff`.
 
     Files the change check (corpus.compare) calls unchanged keep their passages unread; the
     others are read and hashed (all of them when `rechunk`, after a chunking change), and
-    `progress("reading", bytes)` is told as each is read and chunked.
+    `progress("reading", bytes)` is told as each is read and chunked. `recorded`: the files
+    the manifest lists when the build cannot build on its generation (--full, damage), so the
+    report still says which files changed rather than calling them all added.
     """
     old_files = previous.manifest.files if previous else {}
+    compared = old_files or recorded or {}  # what the report compares with
     old_skipped = previous.manifest.skipped if previous else {}
     old_by_path: dict[str, list[Passage]] = {}
     for p in previous.passages if previous else ():
@@ -108,9 +112,13 @@ def diff_corpus(
         passages += (
             chunks if chunks is not None else chunk_document(doc, embedder.count_tokens, settings)
         )
-        (diff.changed if old else diff.added).append(entry.path)
+        before = old or compared.get(entry.path)
+        if before is not None and before.get("sha256") == doc.sha256:
+            diff.unchanged.append(entry.path)  # rebuilt, its text the same
+        else:
+            (diff.changed if before else diff.added).append(entry.path)
     moved_away = {old for old, _ in diff.renamed}
-    diff.removed = sorted(p for p in old_files if p not in files and p not in moved_away)
+    diff.removed = sorted(p for p in compared if p not in files and p not in moved_away)
     counts = Counter(p.path for p in passages)
     for path, meta in files.items():
         meta["passages"] = counts[path]
