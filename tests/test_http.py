@@ -81,6 +81,7 @@ def test_a_chunked_body_is_read_whole(server: Server) -> None:
 def test_bad_json_is_a_400_not_a_dropped_connection(server: Server, body: bytes, says: str) -> None:
     status, got = raw(server.server_address, post("/ask", body))
     assert status == 400 and says in got["error"]
+    assert "POST /ask" in got["hint"]  # how a good request looks
     assert get(server, "/healthz")[0] == 200
 
 

@@ -93,7 +93,13 @@ class Workers:
             limiter.release()
 
 
+# The hint of a malformed request that names none of its own: how a good one looks.
+USAGE = 'ask as GET /ask?q=…&k=5&mode=hybrid, or POST /ask with {"q": "…", "k": 5}'
+
+
 def _error(status: int, message: str, hint: str | None = None) -> KzqaJSON:
+    if hint is None and status in (400, 413):
+        hint = USAGE
     body: dict[str, Any] = {"error": message}
     if hint:
         body["hint"] = hint
