@@ -1,5 +1,6 @@
 """Kept: a bounded map, least recently used first out, safe across threads. What the server
-keeps between requests (question vectors, cited files' texts, answers) is held in these."""
+keeps between requests (question vectors, cited files' texts, answers, extracted PDFs) is held
+in these."""
 
 from __future__ import annotations
 

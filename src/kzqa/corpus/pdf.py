@@ -11,11 +11,12 @@ import bisect
 import re
 import statistics
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..kept import Kept
 from .blocks import Extracted, Unreadable
 from .metadata import parse_date, text_metadata
 
@@ -45,8 +46,8 @@ _INLINE_DATE = re.compile(
 )
 _FILE_NAME = re.compile(r"\.[A-Za-z0-9]{2,4}$|^Microsoft Word - |^untitled$", re.I)
 
-_lock = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
-_cache: OrderedDict[str, Extracted] = OrderedDict()
+_pdfium = threading.Lock()  # pdfium is not thread-safe, and the server reads on several threads
+_extracted: Kept[str, Extracted] = Kept(CACHE)
 
 
 @dataclass
@@ -70,15 +71,12 @@ class _Paragraph:
 def extract_pdf(raw: bytes, digest: str) -> Extracted:
     """The text of a PDF, where its pages start, its title and date (cached by `digest`, its
     SHA-256); Unreadable when it cannot be read."""
-    with _lock:
-        if digest in _cache:
-            _cache.move_to_end(digest)
-            return _cache[digest]
-        found = _extract(raw)
-        _cache[digest] = found
-        while len(_cache) > CACHE:
-            _cache.popitem(last=False)
-        return found
+    found = _extracted.get(digest)
+    if found is None:
+        with _pdfium:
+            found = _extract(raw)
+        _extracted.put(digest, found)
+    return found
 
 
 def page_range(pages: Sequence[int], start: int, end: int) -> tuple[int, int]:
