@@ -20,6 +20,17 @@ UNIT_TOLERANCE_F16 = 1e-2  # sentence vectors are stored as float16 (3 significa
 CHECK_ROWS = 65_536  # vectors checked at a time: bounded memory on a large index
 
 
+def unit_length(vectors: np.ndarray, tolerance: float) -> bool:
+    """Whether every row is finite and of length 1 (within tolerance): what a stored vector
+    is, and garbage written in its place (inf, NaN, anything) is not."""
+    import numpy as np
+
+    block = np.asarray(vectors, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.linalg.norm(block, axis=1)
+    return bool(np.all(np.abs(norms - 1) <= tolerance))  # NaN fails too
+
+
 class Generation:
     """One committed build, opened read-only. Heavy parts load on first use."""
 
@@ -46,7 +57,6 @@ class Generation:
         the whole generation: `kzqa verify` does that); passages must parse and match their
         hashes; vectors must be finite and of unit length. Garbage written in place (a power
         cut) fails the last two even where the file's time did not move."""
-        import numpy as np
 
         bad = self.damaged_files(only_moved=True)
         if bad:
@@ -60,10 +70,7 @@ class Generation:
             (SENTENCES, sentences, UNIT_TOLERANCE_F16),
         ):
             for start in range(0, len(vectors), CHECK_ROWS):
-                block = np.asarray(vectors[start : start + CHECK_ROWS], dtype=np.float32)
-                with np.errstate(over="ignore", invalid="ignore"):  # garbage: inf, NaN
-                    norms = np.linalg.norm(block, axis=1)
-                if not np.all(np.abs(norms - 1) <= tolerance):  # NaN fails too
+                if not unit_length(vectors[start : start + CHECK_ROWS], tolerance):
                     raise StoreError(f"index file {self.folder / name} is damaged", hint=REBUILD)
 
     def damaged_files(self, only_moved: bool = False) -> list[str]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from ..records import Passage, text_hash
-from .generation import UNIT_TOLERANCE, UNIT_TOLERANCE_F16
+from .generation import UNIT_TOLERANCE, UNIT_TOLERANCE_F16, unit_length
 from .manifest import PASSAGES, SENTENCES, VECTORS, Manifest, read_manifest
 
 if TYPE_CHECKING:
@@ -71,7 +71,9 @@ def _rows(folder: Path, dimension: int) -> Iterator[Row]:
         if sentences is not None and at + count <= len(sentences) and row < len(vectors):
             vector = np.asarray(vectors[row], dtype=np.float32)
             mine = np.asarray(sentences[at : at + count], dtype=np.float32)
-            if _sound(vector[None, :], mine):
+            if unit_length(vector[None, :], UNIT_TOLERANCE) and unit_length(
+                mine, UNIT_TOLERANCE_F16
+            ):
                 yield p, vector, mine
         at += count
 
@@ -116,13 +118,3 @@ def _matrix(path: Path, dimension: int) -> np.ndarray | None:
     if rows <= 0:
         return np.zeros((0, dimension), dtype=np.float32)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(rows, dimension))
-
-
-def _sound(vector: np.ndarray, sentences: np.ndarray) -> bool:
-    """Finite and of unit length: what garbage in place of a vector is not."""
-    import numpy as np
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        ok = np.abs(np.linalg.norm(vector, axis=1) - 1) <= UNIT_TOLERANCE
-        ok_sentences = np.abs(np.linalg.norm(sentences, axis=1) - 1) <= UNIT_TOLERANCE_F16
-    return bool(np.all(ok) and np.all(ok_sentences))
