@@ -29,18 +29,18 @@ class Verdict:
 
 def verify_index(cfg: Config) -> Verdict:
     """The index checked against its manifest (every file hashed) and the corpus."""
-    index_problems = _index_problems(cfg)
-    corpus_problems = _corpus_problems(cfg)
+    manifest = store.read_manifest(cfg.index)
+    if manifest is None:
+        raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
+    index_problems = _index_problems(cfg, manifest)
+    corpus_problems = _corpus_problems(cfg, manifest)
     if index_problems:
         return Verdict(index_problems + corpus_problems, "kzqa index --full")
     return Verdict(corpus_problems, "kzqa index" if corpus_problems else None)
 
 
-def _index_problems(cfg: Config) -> list[str]:
+def _index_problems(cfg: Config, manifest: store.Manifest) -> list[str]:
     """What is wrong with the index's own files, each hashed against the manifest."""
-    manifest = store.read_manifest(cfg.index)
-    if manifest is None:
-        raise StoreError(f"no index in {cfg.index}", hint="run `kzqa index`")
     problems: list[str] = []
     try:
         gen = store.Generation(cfg.index, manifest)
@@ -84,12 +84,10 @@ def _index_problems(cfg: Config) -> list[str]:
     return problems
 
 
-def _corpus_problems(cfg: Config) -> list[str]:
+def _corpus_problems(cfg: Config, manifest: store.Manifest) -> list[str]:
     """What moved since the build: the model setting, and each file (hashed, not stat'ed)."""
     from ..embed import model_fingerprint
 
-    manifest = store.read_manifest(cfg.index)
-    assert manifest is not None  # _index_problems read it
     problems = []
     try:
         if model_fingerprint(cfg.model) != manifest.model_fingerprint:
