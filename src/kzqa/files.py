@@ -15,6 +15,16 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stamp(path: Path) -> tuple[int, int] | None:
+    """A file's (size, mtime_ns): when neither moved, kzqa takes it as unchanged (as a build
+    does); None when it cannot be stat'ed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
 def fsync_file(path: Path) -> None:
     with path.open("rb+") as fh:
         os.fsync(fh.fileno())

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..corpus import read_file
+from ..files import stamp
 from ..kept import Kept
 from ..records import Answer, Passage
 
@@ -23,20 +24,18 @@ class FileTexts:
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
-        try:
-            st = (corpus / path).stat()
-        except OSError:
+        now = stamp(corpus / path)
+        if now is None:
             return None
-        stamp = (st.st_size, st.st_mtime_ns)
         kept = self._texts.get(path)
-        if kept is not None and kept[0] == stamp:
+        if kept is not None and kept[0] == now:
             return kept[1]
         try:
             doc = read_file(corpus, path)
         except OSError:
             return None
         text = doc.text if doc else None
-        self._texts.put(path, (stamp, text))
+        self._texts.put(path, (now, text))
         return text
 
 

@@ -16,6 +16,7 @@ from .. import store
 from ..config import Config
 from ..corpus import inside, read_file
 from ..errors import KzqaError, StoreError, UsageError
+from ..files import stamp
 from ..kept import Kept
 from ..records import AskResult, Document
 from ..render import ask_json
@@ -187,14 +188,7 @@ class Service:
 
     def _stamps(self, paths: tuple[str, ...]) -> Stamps:
         """(size, mtime) of each cited file (None: it is gone)."""
-        out: list[tuple[int, int] | None] = []
-        for path in paths:
-            try:
-                st = (self.cfg.corpus / path).stat()
-                out.append((st.st_size, st.st_mtime_ns))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        return tuple(stamp(self.cfg.corpus / path) for path in paths)
 
     def document(self, path: str) -> tuple[Document, dict[str, Any]]:
         """An indexed file, read as the index read it (the text its offsets refer to), and
