@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import threading
 from collections.abc import Iterator, Sequence
@@ -93,14 +94,32 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _link_models(src: str, dst: str) -> None:
+    """Copy a file, but hard-link the exported question and passage encoders (about 110 MB a
+    copy, and over a hundred tests copy the project). kzqa replaces those files, never writes
+    into them; a test that damages one must unlink it first."""
+    if Path(src).parent.parent.name == "onnx" and Path(src).suffix == ".onnx":
+        os.link(src, dst)
+    else:
+        shutil.copy2(src, dst)
+
+
 @pytest.fixture
-def real_project(built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def real_project(
+    built_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """A private copy of the built project (corpus + index), as the working directory."""
     dest = tmp_path / "proj"
-    shutil.copytree(built_index, dest, symlinks=True)
+    shutil.copytree(built_index, dest, symlinks=True, copy_function=_link_models)
     monkeypatch.chdir(dest)
     monkeypatch.delenv("KZQA_CONFIG", raising=False)
-    return dest
+    models = sorted((built_index / "index").glob("onnx/*/*.onnx"))
+    before = [(m, m.stat().st_mtime_ns) for m in models]
+    yield dest
+    for model, mtime in before:
+        assert model.stat().st_mtime_ns == mtime, (
+            f"this test wrote into {model.name}, hard-linked to every test's copy: unlink it first"
+        )
 
 
 def as_format_1(project: Path) -> str:

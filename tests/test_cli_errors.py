@@ -223,7 +223,9 @@ def test_a_damaged_question_encoder_is_reported_and_exported_again(
     manifest = store.read_manifest(real_project / "index")
     assert manifest is not None and manifest.onnx
     model = real_project / "index" / manifest.onnx / name
-    model.write_bytes(bytes(model.stat().st_size))  # same size, all zeros
+    size = model.stat().st_size
+    model.unlink()  # hard-linked to the shared build's (conftest)
+    model.write_bytes(bytes(size))  # same size, all zeros
     if name == "model-int8.onnx":
         message = run("ask", "How many Luban Workshops?", "--no-update", code=errors.EXIT_INDEX)
         assert "question encoder" in message and "damaged" in message

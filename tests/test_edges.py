@@ -143,7 +143,9 @@ def test_no_export_is_touched_without_the_write_lock(real_project: Path) -> None
     manifest = store.read_manifest(cfg.index)
     assert manifest is not None and manifest.onnx
     model = cfg.index / manifest.onnx / "model.onnx"
-    model.write_bytes(bytes(model.stat().st_size))
+    size = model.stat().st_size
+    model.unlink()  # hard-linked to the shared build's (conftest)
+    model.write_bytes(bytes(size))
     with store.write_lock(cfg.index):
         with pytest.raises(errors.BusyError):
             build_index(cfg, full=True)
