@@ -60,6 +60,16 @@ def test_numpy_exact_search_equals_faiss_flat() -> None:
     assert ann.search_exact(vectors[:0], queries, 5) == [[]] * len(queries)
 
 
+def test_top_k_breaks_ties_by_row_as_every_ranking_does() -> None:
+    from kzqa.records import best_first
+
+    scores = np.array([0.5, 0.9, 0.5, 0.9, 0.1, 0.5], dtype=np.float32)
+    assert ann.top_k(scores, 6) == best_first(enumerate(scores.tolist()))
+    high = float(np.float32(0.9))
+    assert ann.top_k(scores, 6)[:3] == [(1, high), (3, high), (0, 0.5)]
+    assert ann.top_k(scores, 2) == [(1, high), (3, high)]
+
+
 def test_search_never_asks_for_more_than_the_index_holds() -> None:
     vectors = clustered(3, 1)
     index = ann.build(vectors, ann.IndexParams("flat"))

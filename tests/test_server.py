@@ -60,6 +60,9 @@ def cli_json(*args: str) -> dict:
 def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     status, got = get(server, "/ask", q=QUESTION, k=3)
     assert status == 200
+    # The server scores sentences with float32 copies of the stored float16 vectors; the
+    # command line widens only the candidates' own: the same answers.
+    assert server.service.searcher.wide_sentences is not None
     assert got == cli_json(QUESTION, "-k", "3")
     assert "three Luban Workshops" in got["results"][0]["text"]
     status, posted = call(server, "POST", "/ask", json.dumps({"q": QUESTION, "k": 3}).encode())
