@@ -77,6 +77,33 @@ def test_the_document_view_highlights_the_cited_span(server: Server) -> None:
     assert "/raw?source=academic-exchanges-china-kazakhstan.txt" in doc
 
 
+@pytest.mark.parametrize(
+    ("span", "shown"),
+    [
+        ("start=999999&end=1000005", "the whole text is shown"),
+        ("start=40&end=12", "the whole text is shown"),
+        ("start=x&end=12", "the whole text is shown"),
+        ("start=40", "the whole text is shown"),
+        ("start=40&end=999999", "the part inside it is highlighted"),
+    ],
+)
+def test_a_span_that_is_not_in_the_document_is_said_so(
+    server: Server, span: str, shown: str
+) -> None:
+    source = "academic-exchanges-china-kazakhstan.txt"
+    length = len((server.service.cfg.corpus / source).read_text(encoding="utf-8"))
+    status, _, doc = fetch(server, f"/doc?source={source}&{span}")
+    assert status == 200
+    notice = html.unescape(
+        re.search(r'<p class="verdict no-answer" role="status">(.*?)</p>', doc)[1]
+    )
+    assert f"which has {length:,} characters: {shown}" in notice
+    assert ('<mark id="hit"' in doc) == (shown != "the whole text is shown")
+    _, _, fine = fetch(server, f"/doc?source={source}&start=0&end=40")
+    _, _, plain = fetch(server, f"/doc?source={source}")
+    assert "not a span" not in fine + plain
+
+
 def test_document_text_is_escaped_everywhere(server: Server) -> None:
     q = "What is the camel in Almaty called?"
     _, _, page = fetch(server, "/?" + urllib.parse.urlencode({"q": q, "k": 5}))

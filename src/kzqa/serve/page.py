@@ -95,6 +95,7 @@ def page_routes(service: Service, pool: Any) -> list[Route]:
             doc=doc,
             meta=meta,
             parts=parts,
+            notice=_span_notice([params.get("start"), params.get("end")], len(doc.text)),
             pages=pages,
             shown=display_source(service.cfg.corpus, source),
             cited=parts is not None,
@@ -134,6 +135,23 @@ def _offset(value: str | None, limit: int) -> int | None:
     if value is None or not value.isdigit():
         return None
     return min(int(value), limit)
+
+
+def _span_notice(asked: list[str | None], length: int) -> str:
+    """Why the span a URL names is not (or not wholly) highlighted; "" when it is, or when
+    the URL names none. A citation from before the file changed can point past its end."""
+    start, end = asked
+    if start is None and end is None:
+        return ""
+    if start and end and start.isdigit() and end.isdigit() and int(start) < int(end) <= length:
+        return ""
+    shown = "the whole text is shown"
+    if start and end and start.isdigit() and end.isdigit() and int(start) < min(int(end), length):
+        shown = "the part inside it is highlighted"
+    return (
+        f"Characters {start or '?'}–{end or '?'} are not a span of this document, which has "
+        f"{length:,} characters: {shown}"
+    )
 
 
 def _marked(text: str, span: list[int | None], answer: list[int | None]) -> dict[str, str] | None:
