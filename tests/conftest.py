@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -152,3 +155,29 @@ def serving(**options: Any) -> Iterator[Any]:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=10)
+
+
+KZQA = [sys.executable, "-m", "kzqa"]
+
+
+@contextmanager
+def kzqa_serve(project: Path, *options: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A real `kzqa serve --port 0` process in the project: its base URL once it answers, and
+    the process; stopped (SIGTERM) when done."""
+    proc = subprocess.Popen(
+        [*KZQA, "serve", "--port", "0", *options],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "kzqa serve: answering on http://127.0.0.1:PORT/ask…"
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/ask", line)
+        assert found, line + proc.stderr.read()
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
+        yield found.group(1), proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -4,46 +4,22 @@ to the generation a `kzqa index` commits, with no request failing (issue 13)."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from conftest import KZQA, kzqa_serve
+
 pytestmark = pytest.mark.slow
 
-KZQA = [sys.executable, "-m", "kzqa"]
 QUESTION = "How many Luban Workshops has Kazakhstan hosted?"
 NEW_FACT = "The Astana robotics olympiad drew 412 teams from nine countries in 2025."
-
-
-@contextmanager
-def replica(project: Path) -> Iterator[str]:
-    """A `kzqa serve --port 0` process in the project; yields its base URL once it answers."""
-    proc = subprocess.Popen(
-        [*KZQA, "serve", "--port", "0"],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()  # "kzqa serve: answering on http://127.0.0.1:PORT/ask…"
-        found = re.search(r"(http://127\.0\.0\.1:\d+)/ask", line)
-        assert found, line + proc.stderr.read()
-        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe drained
-        yield found.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def get(url: str, path: str, **params: object) -> tuple[int, dict]:
@@ -59,7 +35,7 @@ def test_two_replicas_swap_to_the_new_generation_without_a_failed_request(
     real_project: Path,
 ) -> None:
     with ExitStack() as stack:
-        urls = [stack.enter_context(replica(real_project)) for _ in range(2)]
+        urls = [stack.enter_context(kzqa_serve(real_project))[0] for _ in range(2)]
         before = {get(url, "/healthz")[1]["generation"] for url in urls}
         assert len(before) == 1
         for url in urls:

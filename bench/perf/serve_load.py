@@ -1,7 +1,7 @@
 """Latency of `kzqa serve` under concurrent clients, on loopback; old and new side by side.
 
     .venv/bin/python bench/perf/serve_load.py [--project bench/out/p10k] [--clients 1 8]
-        [--questions 599] [--k 5] [--rounds 1] [--http h11 httptools]
+        [--questions 599] [--k 5] [--rounds 1] [--http h11 httptools] [--processes 2]
         [--compare OLD_CHECKOUT [--old-project DIR]] [--json OUT]
     .venv/bin/python bench/perf/serve_load.py --merge OUT [OUT …]   # one summary of several runs
 
@@ -22,12 +22,16 @@ Servers ("arms"), all run by this interpreter:
                      bench/out/p10k-REV). An old kzqa reads an older index format, so that
                      project is the same corpus files (hard links) indexed by the old code; it is
                      built on first use (minutes).
-Every round measures every arm at every client count; the arms' order rotates from one cell
-to the next, so machine noise hits them alike. A cell during which other processes took more
+  --processes N …    also the current code as `kzqa serve --processes N`, once per N > 1.
+A server's CPU and memory include its answering processes (--processes). Every round
+measures every arm at every client count; the arms' order rotates from one cell to the next,
+so machine noise hits them alike. A cell during which other processes took more
 than --noisy cores of CPU (from /proc/stat, less the server's and this process's own) is
 measured again, at most --retries times. The summary gives, per client count and pass, each
-arm's median over rounds of p50, p99 and answers/s, and ratios against the first arm taken
-within each round (then their median). Bounded: --max-minutes stops starting new rounds.
+arm's median over rounds of p50, p99, answers/s, and "of the cores": answers/s x CPU per
+answer / cores, the share of the machine's cores the server turned into answers (issue 13
+asks 0.9 at 8 clients); and ratios against the first arm taken within each round (then
+their median). Bounded: --max-minutes stops starting new rounds.
 Only 127.0.0.1 is contacted.
 """
 
@@ -56,6 +60,7 @@ QUERIES = [
     ROOT.parent / "shared" / "eval" / "scifact" / "queries.jsonl",
 ]
 HZ = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
 # Started as `python -c LAUNCH HTTP kzqa-args…`: names the code it runs, forces uvicorn's HTTP
 # protocol when HTTP is not "-", then runs the CLI as the `kzqa` script would.
 LAUNCH = """
@@ -82,6 +87,7 @@ class Arm:
     project: Path
     pythonpath: Path
     http: str = "-"  # "-": whatever the code's uvicorn.Config says (or no uvicorn at all)
+    options: tuple[str, ...] = ()  # more `kzqa serve` options (--processes N)
 
 
 @dataclass
@@ -123,7 +129,7 @@ def start_server(arm: Arm) -> tuple[subprocess.Popen[str], str, float]:
     env = {**os.environ, "PYTHONPATH": str(arm.pythonpath)}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, arm.http, "serve", "--port", "0"],
+        [sys.executable, "-c", LAUNCH, arm.http, "serve", "--port", "0", *arm.options],
         cwd=arm.project,
         env=env,
         stderr=subprocess.PIPE,
@@ -151,18 +157,35 @@ def start_server(arm: Arm) -> tuple[subprocess.Popen[str], str, float]:
     raise SystemExit(f"{arm.name}: kzqa serve did not start")
 
 
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants (a server's answering processes, --processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += tree(int(child))
+    return found
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a process and its descendants (pages they share counted in each)."""
+    total = 0
+    for member in tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def cpu_ticks(pid: int | str) -> int:
-    """utime + stime of a process (all its threads), in clock ticks."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return int(fields[11]) + int(fields[12])
+    """utime + stime of a process (all its threads) and, for a server, of its descendants,
+    in clock ticks."""
+    members = [pid] if pid == "self" else tree(int(pid))
+    total = 0
+    for member in members:
+        stat = Path(f"/proc/{member}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def busy_ticks() -> int:
@@ -330,9 +353,9 @@ def summarize(cells: list[Cell], arms: list[str], clients: list[int]) -> None:
     print(f"\nmedians over {len(rounds)} round(s); ratios against {base}, taken within a round")
     print(
         "| clients | pass | server | p50 ms | p99 ms | answers/s | server CPU ms/answer "
-        f"| p50 × {base} | p99 × {base} | answers/s × {base} |"
+        f"| of the cores | p50 × {base} | p99 × {base} | answers/s × {base} |"
     )
-    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for n in clients:
         for name in ("new", "repeat"):
             for arm in arms:
@@ -341,6 +364,7 @@ def summarize(cells: list[Cell], arms: list[str], clients: list[int]) -> None:
                     f"| {n} | {name} | {arm} | {med([p.p50 for p in got]):.1f} "
                     f"| {med([p.p99 for p in got]):.1f} | {med([p.per_s for p in got]):.0f} "
                     f"| {med([p.cpu_ms for p in got]):.2f} "
+                    f"| {med([p.per_s * p.cpu_ms / 1000 / CORES for p in got]):.2f} "
                     f"| {ratios(arm, base, n, name, 'p50'):.2f} "
                     f"| {ratios(arm, base, n, name, 'p99'):.2f} "
                     f"| {ratios(arm, base, n, name, 'per_s'):.2f} |"
@@ -381,6 +405,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--http", nargs="+", choices=["h11", "httptools"], default=None)
+    parser.add_argument(
+        "--processes", type=int, nargs="+", help="also the current code with --processes N"
+    )
     parser.add_argument("--compare", type=Path, help="an old checkout (e.g. a git worktree)")
     parser.add_argument("--old-project", type=Path, help="its project (built when missing)")
     parser.add_argument("--noisy", type=float, default=0.3, help="other processes' cores")
@@ -412,6 +439,10 @@ def main() -> None:
         arms.append(Arm(rev, folder, checkout / "src"))
     for choice in args.http or ["-"]:
         arms.append(Arm("now" if choice == "-" else f"now {choice}", project, ROOT / "src", choice))
+    for n in args.processes or []:
+        if n > 1:
+            options = ("--processes", str(n))
+            arms.append(Arm(f"now --processes {n}", project, ROOT / "src", options=options))
     print(
         f"{len(arms)} servers: "
         + "; ".join(f"{a.name} ({a.pythonpath}, {a.project})" for a in arms)

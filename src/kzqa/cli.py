@@ -389,6 +389,16 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            help="Answer questions in this many processes, each holding the index and the model "
+            "(memory x N). With many clients at once, one per core uses the cores fully.",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
     config: ConfigOpt = None,
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
@@ -402,7 +412,11 @@ def serve(
     from .serve import is_loopback, make_server
 
     cfg = _config(config, corpus, index)
-    server = _run(lambda: make_server(cfg, host, port, _err, log_requests, allow_host or ()))
+    server = _run(
+        lambda: make_server(
+            cfg, host, port, _err, log_requests, allow_host or (), processes=processes
+        )
+    )
     if not is_loopback(host):
         _err(f"kzqa serve: warning: listening on {host}: whoever reaches it can read the index")
     _err(f"kzqa serve: answering on {server.url}/ask?q=… and {server.url}/ (Ctrl-C to stop)")

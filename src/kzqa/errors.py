@@ -27,6 +27,10 @@ class KzqaError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
+    def __reduce__(self) -> tuple[type[KzqaError], tuple[str, str | None]]:
+        """Pickled with its hint (`kzqa serve --processes` sends errors between processes)."""
+        return type(self), (self.message, self.hint)
+
 
 class UsageError(KzqaError):
     exit_code = EXIT_USAGE

@@ -13,12 +13,13 @@ may wait for one, and past that a request gets 503 at once instead of an unbound
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -228,10 +229,17 @@ def build_app(service: Service, workers: Workers | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *mcp.routes,
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.router.lifespan_context(app):  # runs the MCP session manager
+            yield
+        # Here, not after uvicorn returns: on SIGTERM it re-raises the signal once shut down.
+        if service.answerers is not None:
+            service.answerers.close()
+
     return Starlette(
-        routes=routes,
-        exception_handlers={HTTPException: not_found},
-        lifespan=mcp.router.lifespan_context,  # runs the MCP session manager
+        routes=routes, exception_handlers={HTTPException: not_found}, lifespan=lifespan
     )
 
 
@@ -356,10 +364,22 @@ def make_server(
     allow_hosts: Iterable[str] = (),
     workers: int = WORKERS,
     queue: int = QUEUE,
+    processes: int = 1,
 ) -> Server:
-    """Open the index and bind; call serve_forever() on the result (port 0: any free port)."""
+    """Open the index and bind; call serve_forever() on the result (port 0: any free port).
+    `processes` > 1: questions are answered in that many processes (processes.py)."""
     service = Service(cfg, log)
     sock = bind(host, port)
+    if processes > 1:
+        from .processes import Answerers
+
+        try:
+            service.answerers = Answerers(cfg, processes, log)
+        except BaseException:
+            sock.close()
+            raise
+        # Each process answers one question at a time; a few more in flight keep them fed.
+        workers = max(workers, 2 * processes)
     pool = Workers(workers, queue)
     app = HostCheck(build_app(service, pool), allow_hosts)
     return Server(sock, service, app, pool, log_requests)

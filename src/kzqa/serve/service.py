@@ -10,7 +10,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import store
 from ..config import Config
@@ -21,6 +21,9 @@ from ..kept import Kept
 from ..records import AskResult, Document
 from ..render import ask_json
 from ..search import QuestionCache, Searcher
+
+if TYPE_CHECKING:
+    from .processes import Answerers
 
 MAX_K = 100  # hits per answer: more would let one request hog the CPU (and the socket)
 MAX_QUESTION_CHARS = 2_000  # far past the model's 256-token window, which truncates anyway
@@ -74,6 +77,8 @@ class Service:
         self._status_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # `kzqa serve --processes N`: the processes that answer questions (processes.py).
+        self.answerers: Answerers | None = None
 
     @property
     def generation(self) -> str:
@@ -162,6 +167,8 @@ class Service:
         generation is answered from the answers kept (ANSWERS), while every file it cites
         keeps the size and modification time it had: the same JSON, without the search."""
         question, kk, mode = self._checked(question, k, mode)
+        if self.answerers is not None:
+            return self.answerers.ask(question, kk, mode)
         searcher = self.searcher
         key = (searcher.manifest.generation, " ".join(question.split()), kk, mode)
         kept = self.answers.get(key)

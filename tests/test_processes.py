@@ -1,0 +1,124 @@
+"""`kzqa serve --processes 2`: questions answered in two processes, which swap to a new
+generation, are replaced when one dies, and end with the server (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import KZQA, kzqa_serve
+from test_replicas import NEW_FACT, QUESTION, get
+
+pytestmark = pytest.mark.slow
+
+
+def answering(server: int) -> list[int]:
+    """The server's answering processes (its spawned children; not the resource tracker)."""
+    found = []
+    for task in Path(f"/proc/{server}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline:
+                found.append(int(child))
+    return sorted(found)
+
+
+def gone(pids: list[int], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def until(check: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_two_processes_answer_like_kzqa_ask_and_swap_to_a_new_generation(
+    real_project: Path,
+) -> None:
+    with kzqa_serve(real_project, "--processes", "2") as (url, server):
+        assert len(answering(server.pid)) == 2
+        cli = subprocess.run(
+            [*KZQA, "ask", QUESTION, "-k", "3", "--json", "--no-update"],
+            cwd=real_project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (200, json.loads(cli.stdout)) == get(url, "/ask", q=QUESTION, k=3)
+
+        failures: list[str] = []
+        stop = threading.Event()
+
+        def ask_again() -> None:  # questions back to back while the index is rebuilt
+            while not stop.is_set():
+                status, body = get(url, "/ask", q=QUESTION, k=3)
+                if status != 200 or not body["results"]:
+                    failures.append(f"{status} {body}")
+
+        askers = [threading.Thread(target=ask_again) for _ in range(4)]
+        for thread in askers:
+            thread.start()
+        try:
+            (real_project / "corpus" / "olympiad.txt").write_text(NEW_FACT + "\n")
+            build = subprocess.run(
+                [*KZQA, "index"], cwd=real_project, capture_output=True, text=True, timeout=300
+            )
+            assert build.returncode == 0, build.stderr
+        finally:
+            stop.set()
+            for thread in askers:
+                thread.join()
+        assert not failures, failures[:3]
+
+        teams = "How many teams took part in the robotics olympiad?"
+
+        def all_new() -> bool:  # eight at once: both processes answer some of them
+            with ThreadPoolExecutor(8) as pool:
+                got = list(pool.map(lambda _: get(url, "/ask", q=teams, k=1), range(8)))
+            return all(s == 200 and "412 teams" in b["results"][0]["text"] for s, b in got)
+
+        assert until(all_new), "an answering process still answers from the old generation"
+        assert all(all_new() for _ in range(3))
+
+
+def test_a_killed_answering_process_is_replaced_without_a_failed_request(
+    real_project: Path,
+) -> None:
+    with kzqa_serve(real_project, "--processes", "2") as (url, server):
+        before = answering(server.pid)
+        os.kill(before[0], signal.SIGKILL)
+        assert gone(before[:1])
+        for _ in range(4):
+            status, body = get(url, "/ask", q=QUESTION, k=1)
+            assert status == 200 and "three Luban Workshops" in body["results"][0]["text"]
+        after = answering(server.pid)
+        assert len(after) == 2 and not set(after) & set(before)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_the_answering_processes_end_with_the_server(real_project: Path, how: int) -> None:
+    with kzqa_serve(real_project, "--processes", "2") as (url, server):
+        assert get(url, "/healthz")[0] == 200
+        children = answering(server.pid)
+        assert len(children) == 2
+        server.send_signal(how)
+        server.wait(timeout=30)
+        assert gone(children), f"still running after the server's {how.name}: {children}"
