@@ -1,45 +1,68 @@
 """`kzqa serve --processes N`: questions answered in N processes, each with its own Service.
 
 One process answers with threads, and only one thread runs Python at a time (the GIL): with 8
-clients on 2 cores that served 0.77 of the answers/s the cores could give; answering in two
-processes, 0.95 (bench/perf/serve_load.py --processes). Each process loads the index and the
-question encoder (memory x N) and swaps to a new generation by itself, as replicas do. The
-server's own process keeps HTTP, MCP, the web page and /status, and hands each question to
-the next free process, so a busy one never holds up a question another could answer.
+clients on 2 cores that turned 0.75 of the cores into answers; two answering processes, 0.95
+(bench/perf/serve_load.py --processes). Each process loads the index and the question encoder
+(memory x N) and swaps to a new generation by itself, as replicas do. The server's own process
+keeps HTTP, MCP, the web page, /status and the answers to repeated questions, and hands each
+new question to a free process over a pipe of its own.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import traceback
+from multiprocessing.connection import Connection
 from typing import Any
 
 from ..config import Config
 from ..errors import KzqaError
-from .service import Log, Service, stderr
+from .service import Fresh, Log, Service, stderr
 
-_service: Service | None = None  # in each answering process: its live index
 ORPHAN_POLL_SECONDS = 1.0  # how often an answering process checks the server still runs
 
 
-def _open(cfg: Config) -> None:
-    """Each answering process: open the index and watch for new generations. Ctrl-C reaches
-    the whole process group; the server stops these processes itself."""
-    global _service
+def _serve(conn: Connection, cfg: Config) -> None:
+    """An answering process: open the index, say so, then answer until told to stop. Ctrl-C
+    reaches the whole process group; the server stops these processes itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-    _service = Service(cfg, log=_problems)
-    _service.start_watching()
+    try:
+        service = Service(cfg, log=_problems)
+        service.start_watching()
+    except Exception as exc:
+        conn.send(("error", _portable(exc)))
+        return
+    conn.send(("ok", None))
+    while True:
+        try:
+            asked = conn.recv()
+        except EOFError:
+            return
+        if asked is None:
+            return
+        try:
+            conn.send(("ok", service.answer(*asked)))
+        except Exception as exc:
+            conn.send(("error", _portable(exc)))
+
+
+def _portable(exc: Exception) -> Exception:
+    """What the server's process raises for a failure here: a KzqaError as it is (it pickles
+    with its hint), anything else, a bug, with its traceback in the message."""
+    if isinstance(exc, KzqaError):
+        return exc
+    return RuntimeError(f"in an answering process:\n{traceback.format_exc()}")
 
 
 def _exit_with(parent: int) -> None:
     """End this process once the server's is gone: one killed (or stopped by SIGTERM, which
-    uvicorn re-raises after its shutdown) never shuts its pool down."""
+    uvicorn re-raises after its shutdown) never says goodbye."""
     while os.getppid() == parent:
         time.sleep(ORPHAN_POLL_SECONDS)
     os._exit(0)
@@ -52,54 +75,98 @@ def _problems(message: str) -> None:
         stderr(message)
 
 
-def _ask(question: str, k: int, mode: str | None) -> dict[str, Any]:
-    assert _service is not None
-    return _service.ask(question, k, mode)
+class _Answerer:
+    """One answering process and the pipe to it; started again when it has died."""
 
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.conn: Connection | None = None
+        self.process: Any = None
+        self.loaded = False  # it said it has the index open
 
-def _pid() -> int:
-    return os.getpid()
+    def start(self) -> None:
+        # spawn, not fork: the server's process has threads (the reload watcher, ONNX
+        # Runtime's), and a forked copy of a held lock never unlocks.
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, self.cfg), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.conn = ours
+
+    def ready(self) -> None:
+        """Wait until the process has opened the index; its error if it could not."""
+        assert self.conn is not None
+        try:
+            status, error = self.conn.recv()
+        except EOFError:
+            status, error = "error", KzqaError("an answering process stopped as it started")
+        if status != "ok":
+            self.stop()
+            raise error
+        self.loaded = True
+
+    def answer(self, asked: tuple[str, int, str | None]) -> Fresh:
+        if self.conn is None:
+            self.start()
+        if not self.loaded:
+            self.ready()
+        assert self.conn is not None
+        self.conn.send(asked)
+        status, value = self.conn.recv()  # EOFError: the process died
+        if status != "ok":
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.conn.close()
+        if self.process is not None:
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+        self.conn = self.process = None
+        self.loaded = False
 
 
 class Answerers:
-    """N processes that answer questions as Service.ask does; a process that dies is
-    replaced (the question it held gets a 503, the next ones are answered)."""
+    """N answering processes; each question goes to a free one. A process that died is
+    started again and the question asked once more (answering writes nothing)."""
 
     def __init__(self, cfg: Config, processes: int, log: Log) -> None:
-        self.cfg = cfg
-        self.processes = processes
         self.log = log
-        self._lock = threading.Lock()
-        self._pool = self._start()
+        self._all = [_Answerer(cfg) for _ in range(processes)]
+        self._free: queue.SimpleQueue[_Answerer] = queue.SimpleQueue()
+        # All start at once, and the server answers only when every one has the index
+        # loaded: an index that will not open fails here, not on a request.
+        for answerer in self._all:
+            answerer.start()
+        try:
+            for answerer in self._all:
+                answerer.ready()
+        except BaseException:
+            self.close()
+            raise
+        for answerer in self._all:
+            self._free.put(answerer)
 
-    def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the server's process has threads (the reload watcher, ONNX
-        # Runtime's), and a forked copy of a held lock never unlocks.
-        pool = ProcessPoolExecutor(
-            self.processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_open,
-            initargs=(self.cfg,),
-        )
-        # Submitted together, so every process starts now and has the index loaded before
-        # the first question; an index that will not open fails here, not on a request.
-        for ready in [pool.submit(_pid) for _ in range(self.processes)]:
-            ready.result()
-        return pool
-
-    def ask(self, question: str, k: int, mode: str | None) -> dict[str, Any]:
-        """Service.ask's JSON, from the next free process. When a process has died, they are
-        all started again and the question asked once more (answering writes nothing)."""
+    def answer(self, question: str, k: int, mode: str | None) -> Fresh:
+        """Service.answer, in the next free process."""
         for _ in range(2):
-            pool = self._pool
+            answerer = self._free.get()
             try:
-                return pool.submit(_ask, question, k, mode).result()
-            except BrokenProcessPool:
-                with self._lock:
-                    if self._pool is pool:  # the first request to see it restarts them
-                        self.log("kzqa serve: an answering process stopped; starting them again")
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        self._pool = self._start()
+                return answerer.answer((question, k, mode))
+            except (EOFError, OSError):
+                self.log("kzqa serve: an answering process stopped; starting another")
+                answerer.stop()
+                answerer.start()  # loads while the others answer
+            finally:
+                self._free.put(answerer)
         raise KzqaError(
             "an answering process stopped twice while answering this question",
             hint="the server's log may say why",
@@ -107,7 +174,8 @@ class Answerers:
 
     def pids(self) -> list[int]:
         """The answering processes' ids."""
-        return sorted(self._pool._processes)  # the executor has no public accessor
+        return sorted(a.process.pid for a in self._all if a.process is not None)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for answerer in self._all:
+            answerer.stop()

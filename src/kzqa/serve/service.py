@@ -45,6 +45,7 @@ BLAS_THREADS = 1
 ANSWERS = 1024  # answers kept for questions asked again (Service.ask), each a few KB
 Stamps = tuple[tuple[int, int] | None, ...]  # (size, mtime) of each cited file; None: gone
 KeptAnswer = tuple[dict[str, Any], tuple[str, ...], Stamps]  # JSON, cited paths, their stamps
+Fresh = tuple[str, dict[str, Any], tuple[str, ...]]  # generation, JSON, cited paths
 Log = Callable[[str], None]
 
 
@@ -167,18 +168,24 @@ class Service:
         generation is answered from the answers kept (ANSWERS), while every file it cites
         keeps the size and modification time it had: the same JSON, without the search."""
         question, kk, mode = self._checked(question, k, mode)
-        if self.answerers is not None:
-            return self.answerers.ask(question, kk, mode)
-        searcher = self.searcher
-        key = (searcher.manifest.generation, " ".join(question.split()), kk, mode)
-        kept = self.answers.get(key)
+        asked = (" ".join(question.split()), kk, mode)
+        kept = self.answers.get((self.generation, *asked))
         if kept is not None and kept[2] == self._stamps(kept[1]):
             return kept[0]
-        result = searcher.search(question, kk, mode)
-        answer = ask_json(result, self.cfg.corpus)
-        paths = tuple(dict.fromkeys(hit.passage.path for hit in result.hits))
-        self.answers.put(key, (answer, paths, self._stamps(paths)))
+        fresh = self.answerers.answer if self.answerers is not None else self.answer
+        generation, answer, paths = fresh(question, kk, mode)
+        # Kept under the generation that answered: an answering process may not have
+        # swapped yet when this one has, or the other way round.
+        self.answers.put((generation, *asked), (answer, paths, self._stamps(paths)))
         return answer
+
+    def answer(self, question: str, k: int, mode: str | None) -> Fresh:
+        """A new answer to a checked question: the generation that answered, the JSON, and
+        the files it cites."""
+        searcher = self.searcher
+        result = searcher.search(question, k, mode)
+        paths = tuple(dict.fromkeys(hit.passage.path for hit in result.hits))
+        return searcher.manifest.generation, ask_json(result, self.cfg.corpus), paths
 
     def _checked(self, question: Any, k: Any, mode: Any) -> tuple[str, int, str | None]:
         """The request's question, k and mode, checked; UsageError for what is wrong."""
