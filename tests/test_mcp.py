@@ -123,8 +123,10 @@ def test_stdio_index_and_errors(real_project: Path) -> None:
     anyio.run(session)
 
 
-def test_http_mcp_at_serve(real_project: Path) -> None:
-    with serving() as srv:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_http_mcp_at_serve(real_project: Path, processes: int) -> None:
+    with serving(processes=processes) as srv:
+        assert (srv.service.answerers is not None) == (processes > 1)
 
         async def session() -> dict:
             async with (
