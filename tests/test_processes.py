@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KZQA, kzqa_serve
-from test_replicas import NEW_FACT, QUESTION, get
+from test_replicas import QUESTION, asked_meanwhile, get, index_new_fact
 
 pytestmark = pytest.mark.slow
 
@@ -68,29 +67,8 @@ def test_two_processes_answer_like_kzqa_ask_and_swap_to_a_new_generation(
         )
         assert (200, json.loads(cli.stdout)) == get(url, "/ask", q=QUESTION, k=3)
 
-        failures: list[str] = []
-        stop = threading.Event()
-
-        def ask_again() -> None:  # questions back to back while the index is rebuilt
-            while not stop.is_set():
-                status, body = get(url, "/ask", q=QUESTION, k=3)
-                if status != 200 or not body["results"]:
-                    failures.append(f"{status} {body}")
-
-        askers = [threading.Thread(target=ask_again) for _ in range(4)]
-        for thread in askers:
-            thread.start()
-        try:
-            (real_project / "corpus" / "olympiad.txt").write_text(NEW_FACT + "\n")
-            build = subprocess.run(
-                [*KZQA, "index"], cwd=real_project, capture_output=True, text=True, timeout=300
-            )
-            assert build.returncode == 0, build.stderr
-        finally:
-            stop.set()
-            for thread in askers:
-                thread.join()
-        assert not failures, failures[:3]
+        with asked_meanwhile([url] * 4):  # four clients while the index is rebuilt
+            index_new_fact(real_project)
 
         teams = "How many teams took part in the robotics olympiad?"
 

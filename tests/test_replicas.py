@@ -9,7 +9,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,42 @@ def get(url: str, path: str, **params: object) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@contextmanager
+def asked_meanwhile(urls: list[str]) -> Iterator[list[int]]:
+    """Each URL asked QUESTION back to back, one thread each, until the block ends; not one
+    request may fail. Yields how many each has answered."""
+    failures: list[str] = []
+    answered = [0] * len(urls)
+    stop = threading.Event()
+
+    def ask_again(n: int) -> None:
+        while not stop.is_set():
+            status, body = get(urls[n], "/ask", q=QUESTION, k=3)
+            if status != 200 or not body["results"]:
+                failures.append(f"{urls[n]}: {status} {body}")
+            answered[n] += 1
+
+    askers = [threading.Thread(target=ask_again, args=(n,)) for n in range(len(urls))]
+    for thread in askers:
+        thread.start()
+    try:
+        yield answered
+    finally:
+        stop.set()
+        for thread in askers:
+            thread.join()
+    assert not failures, failures[:3]
+
+
+def index_new_fact(project: Path) -> None:
+    """Add a document holding NEW_FACT and run `kzqa index` in another process."""
+    (project / "corpus" / "olympiad.txt").write_text(NEW_FACT + "\n")
+    build = subprocess.run(
+        [*KZQA, "index"], cwd=project, capture_output=True, text=True, timeout=300
+    )
+    assert build.returncode == 0, build.stderr
+
+
 def test_two_replicas_swap_to_the_new_generation_without_a_failed_request(
     real_project: Path,
 ) -> None:
@@ -42,37 +79,14 @@ def test_two_replicas_swap_to_the_new_generation_without_a_failed_request(
             status, body = get(url, "/ask", q=QUESTION, k=3)
             assert status == 200 and "three Luban Workshops" in body["results"][0]["text"]
 
-        failures: list[str] = []
-        answered = [0, 0]
-        stop = threading.Event()
-
-        def ask_again(n: int) -> None:  # each replica questioned back to back meanwhile
-            while not stop.is_set():
-                status, body = get(urls[n], "/ask", q=QUESTION, k=3)
-                if status != 200 or not body["results"]:
-                    failures.append(f"replica {n}: {status} {body}")
-                answered[n] += 1
-
-        askers = [threading.Thread(target=ask_again, args=(n,)) for n in range(2)]
-        for thread in askers:
-            thread.start()
-        try:
-            (real_project / "corpus" / "olympiad.txt").write_text(NEW_FACT + "\n")
-            build = subprocess.run(
-                [*KZQA, "index"], cwd=real_project, capture_output=True, text=True, timeout=300
-            )
-            assert build.returncode == 0, build.stderr
+        with asked_meanwhile(urls) as answered:
+            index_new_fact(real_project)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 now = {get(url, "/healthz")[1]["generation"] for url in urls}
                 if not now & before:
                     break
                 time.sleep(0.1)
-        finally:
-            stop.set()
-            for thread in askers:
-                thread.join()
-        assert not failures, failures[:3]
         assert min(answered) > 0
         assert len(now) == 1 and not now & before, (before, now)  # both on the one new generation
         for url in urls:
