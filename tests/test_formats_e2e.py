@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -87,3 +88,9 @@ def test_mixed_formats_are_indexed_cited_verified_and_served(real_project: Path)
         assert kind == "text/plain; charset=windows-1251" and body.decode("cp1251") == RU
         status, _, body = get(srv, "/?" + urllib.parse.urlencode({"q": "Who led the study?"}))
         assert status == 200 and "Aigerim Sadykova" in body.decode("utf-8")
+        # A Word file is cited by paragraph on the page, as in the text output.
+        q = urllib.parse.urlencode({"q": "level at Priozersk centimetres", "k": 1})
+        page = get(srv, "/?" + q)[2].decode("utf-8")
+        cited = re.search(r'<a class="citation" href="[^"]+">([^<]+)</a>', page)[1]
+        first, last = c["paragraph"], c["end_paragraph"]
+        assert cited == f"water-report.docx, paragraphs {first}–{last}", cited

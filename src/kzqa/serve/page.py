@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from ..corpus import charset_of, page_fields
 from ..errors import KzqaError, UsageError
-from ..records import EXTRACTED, Hit, Source
+from ..records import BLOCKS, EXTRACTED, Hit, Source, paragraph_of
 from ..render import display_source
 from .service import Service
 
@@ -189,9 +189,16 @@ def raw_url(path: str) -> str:
     return "/raw?" + urlencode({"source": path})
 
 
-def lines(hit: Hit) -> str:
-    p = hit.passage
-    return f"{p.start_line}" if p.start_line == p.end_line else f"{p.start_line}–{p.end_line}"
+def locator(hit: Hit) -> str:
+    """Where in its file a hit is, after the path, as the text output names it: the page of a
+    PDF, the paragraphs of a Word or OpenDocument file, else the lines."""
+    p, src = hit.passage, hit.source
+    if src.page:
+        return f" {src.pages_text()}"
+    if src.kind in BLOCKS:
+        first, last = paragraph_of(p.start_line), paragraph_of(p.end_line)
+        return f", paragraph {first}" if first == last else f", paragraphs {first}–{last}"
+    return f":{p.start_line}" if p.start_line == p.end_line else f":{p.start_line}–{p.end_line}"
 
 
-TEMPLATES.env.globals.update(doc_url=doc_url, raw_url=raw_url, lines=lines)
+TEMPLATES.env.globals.update(doc_url=doc_url, raw_url=raw_url, locator=locator)
