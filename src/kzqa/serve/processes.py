@@ -1,8 +1,8 @@
 """`kzqa serve --processes N`: questions answered in N processes, each with its own Service.
 
 One process answers with threads, and only one thread runs Python at a time (the GIL): with 8
-clients on 2 cores that turned 0.75 of the cores into answers; two answering processes, 0.95
-(bench/perf/serve_load.py --processes). Each process loads the index and the question encoder
+clients on 2 cores that turned 0.75 of the cores into answers; two answering processes, 0.90
+(bench/perf/serve_load.py --processes 2). Each process loads the index and the question encoder
 (memory x N) and swaps to a new generation by itself, as replicas do. The server's own process
 keeps HTTP, MCP, the web page, /status and the answers to repeated questions, and hands each
 new question to a free process over a pipe of its own.
@@ -171,10 +171,6 @@ class Answerers:
             "an answering process stopped twice while answering this question",
             hint="the server's log may say why",
         )
-
-    def pids(self) -> list[int]:
-        """The answering processes' ids."""
-        return sorted(a.process.pid for a in self._all if a.process is not None)
 
     def close(self) -> None:
         for answerer in self._all:
