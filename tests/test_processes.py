@@ -8,13 +8,15 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from conftest import KZQA, kzqa_serve
+from conftest import KZQA, kzqa_serve, serving
 from test_replicas import QUESTION, asked_meanwhile, get, index_new_fact
 
 pytestmark = pytest.mark.slow
@@ -66,6 +68,8 @@ def test_two_processes_answer_like_kzqa_ask_and_swap_to_a_new_generation(
             timeout=120,
         )
         assert (200, json.loads(cli.stdout)) == get(url, "/ask", q=QUESTION, k=3)
+        page = urllib.request.urlopen(url + "/?" + urllib.parse.urlencode({"q": QUESTION}))
+        assert "three Luban Workshops" in page.read().decode("utf-8")  # the web page's search
 
         with asked_meanwhile([url] * 4):  # four clients while the index is rebuilt
             index_new_fact(real_project)
@@ -104,3 +108,20 @@ def test_the_answering_processes_end_with_the_server(real_project: Path, how: in
         server.send_signal(how)
         server.wait(timeout=30)
         assert gone(children), f"still running after the server's {how.name}: {children}"
+
+
+def test_every_question_is_answered_by_the_answering_processes(
+    real_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API, the web page and MCP's ask all reach the processes, none the server's own
+    searcher: here it fails if anything calls it."""
+    with serving(processes=2) as srv:
+
+        def not_here(*args: object) -> None:
+            raise AssertionError("searched in the server's own process")
+
+        monkeypatch.setattr(srv.service.searcher, "search", not_here)
+        status, body = get(srv.url, "/ask", q=QUESTION, k=1)
+        assert status == 200 and "three Luban Workshops" in body["results"][0]["text"]
+        page = urllib.request.urlopen(srv.url + "/?" + urllib.parse.urlencode({"q": QUESTION}))
+        assert "three Luban Workshops" in page.read().decode("utf-8")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import KzqaError
+from ..records import AskResult
 from .service import Fresh, Log, Service, stderr
 
 ORPHAN_POLL_SECONDS = 1.0  # how often an answering process checks the server still runs
@@ -46,8 +47,9 @@ def _serve(conn: Connection, cfg: Config) -> None:
             return
         if asked is None:
             return
+        method, args = asked
         try:
-            conn.send(("ok", service.answer(*asked)))
+            conn.send(("ok", getattr(service, method)(*args)))
         except Exception as exc:
             conn.send(("error", _portable(exc)))
 
@@ -106,17 +108,18 @@ class _Answerer:
             raise error
         self.loaded = True
 
-    def answer(self, asked: tuple[str, int, str | None]) -> Fresh:
+    def call(self, method: str, args: tuple[Any, ...]) -> Any:
+        """Service.<method>(*args) in this process; starts it first if it is not running."""
         if self.conn is None:
             self.start()
         if not self.loaded:
             self.ready()
         assert self.conn is not None
-        self.conn.send(asked)
+        self.conn.send((method, args))
         status, value = self.conn.recv()  # EOFError: the process died
         if status != "ok":
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def stop(self) -> None:
         if self.conn is not None:
@@ -156,11 +159,18 @@ class Answerers:
             self._free.put(answerer)
 
     def answer(self, question: str, k: int, mode: str | None) -> Fresh:
-        """Service.answer, in the next free process."""
+        """Service.answer (the JSON API's and MCP's), in the next free process."""
+        return self._call("answer", (question, k, mode))  # type: ignore[no-any-return]
+
+    def search(self, question: str, k: int, mode: str | None) -> AskResult:
+        """Service.search (the web page's), in the next free process."""
+        return self._call("search", (question, k, mode))  # type: ignore[no-any-return]
+
+    def _call(self, method: str, args: tuple[Any, ...]) -> Any:
         for _ in range(2):
             answerer = self._free.get()
             try:
-                return answerer.answer((question, k, mode))
+                return answerer.call(method, args)
             except (EOFError, OSError):
                 self.log("kzqa serve: an answering process stopped; starting another")
                 answerer.stop()

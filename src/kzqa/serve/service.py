@@ -160,6 +160,8 @@ class Service:
     def search(self, question: Any, k: Any, mode: Any) -> AskResult:
         """One question, answered by the searcher live when it arrives."""
         question, kk, mode = self._checked(question, k, mode)
+        if self.answerers is not None:
+            return self.answerers.search(question, kk, mode)
         searcher = self.searcher  # held for the whole request, even if a reload swaps it
         return searcher.search(question, kk, mode)
 
