@@ -113,22 +113,33 @@ class Searcher:
         threads: int = 0,
         questions: QuestionCache | None = None,
     ) -> None:
-        """`encoder`: the question encoder (default: the one the index names, see
-        embed.open_question_encoder, run on `threads` threads, 0: one per core);
-        `questions`: a cache of question vectors (a server's), or none."""
+        """`encoder`: the question encoder (default: the one the index names, opened when
+        first needed, run on `threads` threads, 0: one per core); `questions`: a cache of
+        question vectors (a server's), or none."""
         self.cfg = cfg
         self.questions = questions
         self.files = FileTexts()  # cited files' texts, re-read when their stat data moves
         self.generation = generation
         self.manifest = generation.manifest
-        if encoder is None:
-            m = self.manifest
-            export = cfg.index / m.onnx if m.onnx else None
-            encoder = open_question_encoder(
-                m.model, m.model_fingerprint, export, cfg.model, threads, cfg.question_precision
-            )
-        self.encoder = encoder
+        self.threads = threads
+        if encoder is not None:
+            self.encoder = encoder
         self.wide_sentences: np.ndarray | None = None  # float32 copy, once preload() made it
+
+    @cached_property
+    def encoder(self) -> Embedder:
+        """The question encoder the index names (embed.open_question_encoder). Opened when
+        first needed: a server whose questions go to other processes never needs it."""
+        m = self.manifest
+        export = self.cfg.index / m.onnx if m.onnx else None
+        return open_question_encoder(
+            m.model,
+            m.model_fingerprint,
+            export,
+            self.cfg.model,
+            self.threads,
+            self.cfg.question_precision,
+        )
 
     @classmethod
     def open(cls, cfg: Config, encoder: Embedder | None = None) -> Searcher:
@@ -183,7 +194,7 @@ class Searcher:
         import numpy as np
 
         gen = self.generation
-        gen.passages, gen.vectors, self.lexical, self.paths  # noqa: B018
+        gen.passages, gen.vectors, self.lexical, self.paths, self.encoder  # noqa: B018
         sentences, _ = gen.sentence_rows
         if 2 * sentences.nbytes <= WIDE_SENTENCES_MAX:
             self.wide_sentences = np.asarray(sentences, dtype=np.float32)

@@ -368,7 +368,7 @@ def make_server(
 ) -> Server:
     """Open the index and bind; call serve_forever() on the result (port 0: any free port).
     `processes` > 1: questions are answered in that many processes (processes.py)."""
-    service = Service(cfg, log)
+    service = Service(cfg, log, searching=processes == 1)
     sock = bind(host, port)
     if processes > 1:
         from .processes import Answerers

@@ -56,7 +56,11 @@ def stderr(message: str) -> None:
 class Service:
     """The live searcher, and the watcher that swaps in a new generation when one commits."""
 
-    def __init__(self, cfg: Config, log: Log = stderr, poll: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, cfg: Config, log: Log = stderr, poll: float = POLL_SECONDS, searching: bool = True
+    ) -> None:
+        """`searching` False: questions go to other processes (`kzqa serve --processes`), so
+        this one opens only the manifest, neither the model nor the vectors."""
         import numpy  # noqa: F401  (loads OpenBLAS: threadpoolctl limits only what is loaded)
         from threadpoolctl import threadpool_limits
 
@@ -64,6 +68,7 @@ class Service:
         self.cfg = cfg
         self.log = log
         self.poll = poll
+        self.searching = searching
         self.questions = QuestionCache()  # repeated questions skip the model
         self.answers: Kept[tuple[Any, ...], KeptAnswer] = Kept(ANSWERS)  # ... and the search
         self.searcher = self._open(None)
@@ -86,10 +91,13 @@ class Service:
         return self.searcher.manifest.generation
 
     def _open(self, previous: Searcher | None) -> Searcher:
-        """Open the live generation and load all of it, so no request pays for the loading."""
+        """Open the live generation and load all of it, so no request pays for the loading
+        (when not searching: its manifest only)."""
         generation = store.open_generation(self.cfg.index)
         if generation is None:
             raise StoreError(f"no index in {self.cfg.index}", hint="run `kzqa index`")
+        if not self.searching:
+            return Searcher(self.cfg, generation)  # its manifest; nothing else is loaded
         # The same model keeps its loaded session; Searcher checks the encoder fits the index.
         encoder = previous.encoder_for(generation) if previous is not None else None
         searcher = Searcher(
