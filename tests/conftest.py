@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -158,6 +159,17 @@ def serving(**options: Any) -> Iterator[Any]:
 
 
 KZQA = [sys.executable, "-m", "kzqa"]
+
+
+def ask_json(*args: str) -> dict:
+    """What `kzqa ask ARGS --json --no-update` prints, run in this process (CliRunner)."""
+    from typer.testing import CliRunner
+
+    from kzqa.cli import app
+
+    result = CliRunner().invoke(app, ["ask", *args, "--json", "--no-update"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 @contextmanager

@@ -3,12 +3,12 @@ model on the real article, whose top passage reads "Published: Dec 04, 2025"."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import ask_json
 from kzqa.cli import app
 from kzqa.search.about import document_field
 
@@ -53,21 +53,15 @@ def test_no_question_of_the_benches_is_taken_for_one_about_the_document() -> Non
     assert [q for q in questions if document_field(q)] == []
 
 
-def ask(*args: str) -> dict:
-    result = runner.invoke(app, ["ask", *args, "--json", "--no-update"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
 @pytest.mark.slow
 def test_the_date_and_title_come_from_the_metadata(real_project: Path) -> None:
-    out = ask("When was the article published?")
+    out = ask_json("When was the article published?")
     assert out["answered"] is True and out["abstain_reason"] is None
     about = out["about_document"]
     assert about["field"] == "published" and about["value"] == "2025-12-04"
     assert about["source"] == out["results"][0]["citation"]["source"]
     assert "Published: Dec 04, 2025" in out["results"][0]["answer"]["text"]
-    title = ask("What is the title of the article?")["about_document"]
+    title = ask_json("What is the title of the article?")["about_document"]
     assert title["value"] == "Academic exchanges take stage in strengthening China-Kazakhstan ties"
     text = runner.invoke(app, ["ask", "When was the article published?", "--no-update"]).stdout
     assert "A: 2025-12-04 (the date corpus/academic-exchanges-china-kazakhstan.txt states)" in text
@@ -75,7 +69,7 @@ def test_the_date_and_title_come_from_the_metadata(real_project: Path) -> None:
 
 @pytest.mark.slow
 def test_a_field_the_document_does_not_state_is_not_answered(real_project: Path) -> None:
-    out = ask("Who wrote the article?")
+    out = ask_json("Who wrote the article?")
     assert out["answered"] is False and "about_document" not in out
     assert out["abstain_reason"].endswith("does not state its author")
     assert out["results"], "the closest passages are still shown"
@@ -83,5 +77,5 @@ def test_a_field_the_document_does_not_state_is_not_answered(real_project: Path)
 
 @pytest.mark.slow
 def test_a_question_about_the_world_is_judged_by_its_passages(real_project: Path) -> None:
-    out = ask("How many Luban Workshops has Kazakhstan hosted?")
+    out = ask_json("How many Luban Workshops has Kazakhstan hosted?")
     assert out["answered"] is True and "about_document" not in out

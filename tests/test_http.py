@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import serving
+from conftest import ask_json, serving
 from kzqa import store
 from kzqa.files import write_text_atomic
 from kzqa.serve import Server
-from test_server import QUESTION, call, cli_json, get
+from test_server import QUESTION, call, get
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_a_chunked_body_is_read_whole(server: Server) -> None:
     body = json.dumps({"q": QUESTION, "k": 2}).encode()
     assert raw(server.server_address, post("/ask", body, chunked=True)) == (
         200,
-        cli_json(QUESTION, "-k", "2"),
+        ask_json(QUESTION, "-k", "2"),
     )
 
 
@@ -88,7 +88,7 @@ def test_bad_json_is_a_400_not_a_dropped_connection(server: Server, body: bytes,
 def test_ipv6_loopback(real_project: Path) -> None:
     with serving(host="::1") as srv:
         assert srv.url.startswith("http://[::1]:")
-        assert get(srv, "/ask", q=QUESTION, k=1) == (200, cli_json(QUESTION, "-k", "1"))
+        assert get(srv, "/ask", q=QUESTION, k=1) == (200, ask_json(QUESTION, "-k", "1"))
 
 
 def test_the_host_check_holds_on_a_non_loopback_address_too(real_project: Path) -> None:
@@ -191,7 +191,7 @@ def test_a_reload_that_fails_is_retried(server: Server, real_project: Path) -> N
     while get(server, "/healthz")[1]["generation"] != later:
         assert time.monotonic() < deadline, "the failed reload was never retried"
         time.sleep(0.05)
-    assert get(server, "/ask", q=QUESTION) == (200, cli_json(QUESTION))
+    assert get(server, "/ask", q=QUESTION) == (200, ask_json(QUESTION))
 
 
 def test_head_gets_the_headers_of_get(server: Server) -> None:

@@ -4,7 +4,6 @@ the changed file's rows, a build that dies part way, and `kzqa verify`."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ARTICLE
+from conftest import ARTICLE, ask_json
 from kzqa import store
 from kzqa.build import build_index
 from kzqa.cli import app
@@ -79,12 +78,6 @@ def rows(milvus: MilvusStore) -> dict[str, dict]:
         milvus.collection, filter="born >= 0", output_fields=["key", "path", "born", "dead"]
     )
     return {r["key"]: r for r in found}
-
-
-def ask_json(*args: str) -> dict:
-    result = runner.invoke(app, ["ask", *args, "--json", "--no-update"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def test_store_and_milvus_keys_are_checked_by_name(tmp_path: Path) -> None:

@@ -3,10 +3,8 @@ generation, are replaced one by one when they die, and end with the server (issu
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KZQA, kzqa_serve, serving
+from conftest import ask_json, kzqa_serve, serving
 from test_replicas import QUESTION, asked_meanwhile, get, index_new_fact
 
 pytestmark = pytest.mark.slow
@@ -60,14 +58,7 @@ def test_two_processes_answer_like_kzqa_ask_and_swap_to_a_new_generation(
 ) -> None:
     with kzqa_serve(real_project, "--processes", "2") as (url, server):
         assert len(answering(server.pid)) == 2
-        cli = subprocess.run(
-            [*KZQA, "ask", QUESTION, "-k", "3", "--json", "--no-update"],
-            cwd=real_project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert (200, json.loads(cli.stdout)) == get(url, "/ask", q=QUESTION, k=3)
+        assert (200, ask_json(QUESTION, "-k", "3")) == get(url, "/ask", q=QUESTION, k=3)
         page = urllib.request.urlopen(url + "/?" + urllib.parse.urlencode({"q": QUESTION}))
         assert "three Luban Workshops" in page.read().decode("utf-8")  # the web page's search
 

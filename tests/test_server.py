@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import serving
+from conftest import ask_json, serving
 from kzqa.cli import app
 from kzqa.config import load_config
 from kzqa.serve import Server, is_loopback
@@ -50,12 +50,6 @@ def get(srv: Server, path: str, **params: object) -> tuple[int, dict]:
     return call(srv, "GET", path + ("?" + urllib.parse.urlencode(params) if params else ""))
 
 
-def cli_json(*args: str) -> dict:
-    result = runner.invoke(app, ["ask", *args, "--json", "--no-update"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
 @pytest.mark.slow
 def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     status, got = get(server, "/ask", q=QUESTION, k=3)
@@ -63,12 +57,12 @@ def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     # The server scores sentences with float32 copies of the stored float16 vectors; the
     # command line widens only the candidates' own: the same answers.
     assert server.service.searcher.wide_sentences is not None
-    assert got == cli_json(QUESTION, "-k", "3")
+    assert got == ask_json(QUESTION, "-k", "3")
     assert "three Luban Workshops" in got["results"][0]["text"]
     status, posted = call(server, "POST", "/ask", json.dumps({"q": QUESTION, "k": 3}).encode())
     assert (status, posted) == (200, got)
     status, dense = get(server, "/ask", q=QUESTION, k=2, mode="dense")
-    assert (status, dense) == (200, cli_json(QUESTION, "-k", "2", "--mode", "dense"))
+    assert (status, dense) == (200, ask_json(QUESTION, "-k", "2", "--mode", "dense"))
 
 
 @pytest.mark.slow
@@ -87,7 +81,7 @@ def test_an_answer_embeds_the_question_and_nothing_else(
     monkeypatch.setattr(encoder, "embed_passages", None)  # answer sentences are stored
     got = get(server, "/ask", q=QUESTION)
     assert embedded == [QUESTION]
-    assert got == (200, cli_json(QUESTION))
+    assert got == (200, ask_json(QUESTION))
     assert get(server, "/ask", q=QUESTION, k=2)[0] == 200
     assert embedded == [QUESTION]  # asked again: its vector is remembered, the model not run
 
