@@ -77,6 +77,8 @@ def test_mixed_formats_are_indexed_cited_verified_and_served(real_project: Path)
     c = docx["citation"]
     # The heading "Lake levels" (block 1) heads the paragraph that answers (block 2).
     assert (c["paragraph"], c["author"]) == (1, "Marat Zhunusov") and c["end_paragraph"] >= 2
+    text = run("ask", "level at Priozersk centimetres", "-k", "1")
+    assert f"paragraphs {c['paragraph']}-{c['end_paragraph']}" in text  # as its "lines 1-3"
 
     with serving() as srv:
         status, kind, body = get(srv, "/doc?source=water-report.docx")

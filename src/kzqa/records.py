@@ -123,6 +123,20 @@ class Hit:
         """The cited file as the user would open it (a citation's `source`)."""
         return self.source.path or self.passage.path
 
+    def paragraphs(self) -> tuple[int, int] | None:
+        """The first and last paragraph (1-based) of a Word or OpenDocument passage; None for
+        other kinds."""
+        if self.source.kind not in BLOCKS:
+            return None
+        return paragraph_of(self.passage.start_line), paragraph_of(self.passage.end_line)
+
+    def paragraphs_text(self, dash: str = "–") -> str:
+        """ "paragraph 3" or "paragraphs 3–4"; "" for other kinds."""
+        if (paragraphs := self.paragraphs()) is None:
+            return ""
+        first, last = paragraphs
+        return f"paragraph {first}" if first == last else f"paragraphs {first}{dash}{last}"
+
     def as_dict(self, rank: int) -> dict[str, Any]:
         """One result of `kzqa ask --json`."""
         p, src, a = self.passage, self.source, self.answer
@@ -139,9 +153,8 @@ class Hit:
             # HTML, Word, OpenDocument and PDF are cited in their extracted text, not their bytes.
             "offsets": offsets_of(src.kind),
         }
-        if src.kind in BLOCKS:
-            citation["paragraph"] = paragraph_of(p.start_line)
-            citation["end_paragraph"] = paragraph_of(p.end_line)
+        if (paragraphs := self.paragraphs()) is not None:
+            citation["paragraph"], citation["end_paragraph"] = paragraphs
         citation |= self._pages()
         return {
             "rank": rank,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import display_source
-from .records import BLOCKS, DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit, paragraph_of
+from .records import DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -91,9 +91,8 @@ def ask_text(result: AskResult, corpus: Path, color: bool = False, width: int | 
             f"lines {span}  chars {p.start_char}-{p.end_char}"
             + (" (lines and chars of the extracted text)" if extracted else ""),
         ]
-        if src.kind in BLOCKS:
-            first, last = paragraph_of(p.start_line), paragraph_of(p.end_line)
-            parts.append(f"paragraph {first}" if first == last else f"paragraphs {first}-{last}")
+        if paragraphs := hit.paragraphs_text(dash="-"):  # as "lines 3-5" above
+            parts.append(paragraphs)
         if not src.verified:
             parts.append("[STALE: the file no longer holds this text]")
         lines += _fill(parts, width)

@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from ..corpus import charset_of, page_fields
 from ..errors import KzqaError, UsageError
-from ..records import BLOCKS, EXTRACTED, Hit, Source, paragraph_of
+from ..records import EXTRACTED, Hit, Source
 from ..render import display_source
 from .service import Service
 
@@ -195,9 +195,8 @@ def locator(hit: Hit) -> str:
     p, src = hit.passage, hit.source
     if src.page:
         return f" {src.pages_text()}"
-    if src.kind in BLOCKS:
-        first, last = paragraph_of(p.start_line), paragraph_of(p.end_line)
-        return f", paragraph {first}" if first == last else f", paragraphs {first}–{last}"
+    if paragraphs := hit.paragraphs_text():
+        return f", {paragraphs}"
     return f":{p.start_line}" if p.start_line == p.end_line else f":{p.start_line}–{p.end_line}"
 
 
