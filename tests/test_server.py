@@ -10,6 +10,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -56,7 +57,7 @@ def test_ask_returns_the_json_of_kzqa_ask(server: Server) -> None:
     assert status == 200
     # The server scores sentences with float32 copies of the stored float16 vectors; the
     # command line widens only the candidates' own: the same answers.
-    assert server.service.searcher.wide_sentences is not None
+    assert server.service.searcher.generation.sentence_rows[0].dtype == np.float32
     assert got == ask_json(QUESTION, "-k", "3")
     assert "three Luban Workshops" in got["results"][0]["text"]
     status, posted = call(server, "POST", "/ask", json.dumps({"q": QUESTION, "k": 3}).encode())

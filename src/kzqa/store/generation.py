@@ -147,6 +147,16 @@ class Generation:
             )
         return vectors, starts
 
+    def widen_sentences(self, limit: int) -> None:
+        """Hold the sentence vectors as float32 from now on (a server's: widening the cited
+        rows' float16 on every answer costs more), when that copy takes at most `limit` bytes.
+        Exact: float16 widens without loss."""
+        import numpy as np
+
+        vectors, starts = self.sentence_rows
+        if vectors.dtype != np.float32 and 2 * vectors.nbytes <= limit:
+            self.sentence_rows = (np.asarray(vectors, dtype=np.float32), starts)
+
     def sentence_vectors(self, row: int) -> np.ndarray:
         """The stored vectors of passage row's sentences (float32)."""
         import numpy as np
