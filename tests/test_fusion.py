@@ -38,15 +38,15 @@ def test_zscore_standardizes_each_leg() -> None:
 
 
 def test_neighbours_in_the_same_file_lift_a_passage() -> None:
-    paths = ["a", "a", "a", "b", "b"]
+    files = [0, 0, 0, 1, 1]  # the file of each passage row
     ranked = [(4, 1.0), (1, 0.9), (2, 0.8), (3, 0.1)]  # row 0 is not a candidate
-    lifted = dict(fusion.with_neighbours(ranked, paths, 0.5))
+    lifted = dict(fusion.with_neighbours(ranked, files, 0.5))
     floor = 0.1
     assert lifted[1] == pytest.approx(0.9 + 0.5 * (0.8 - floor))  # beside row 2
     assert lifted[2] == pytest.approx(0.8 + 0.5 * (0.9 - floor))  # beside row 1 (3 is "b")
     assert lifted[4] == pytest.approx(1.0 + 0.5 * (0.1 - floor))  # its neighbour is the floor
-    assert [i for i, _ in fusion.with_neighbours(ranked, paths, 0.5)][:2] == [1, 2]
-    assert fusion.with_neighbours(ranked, paths, 0.0) == ranked
+    assert [i for i, _ in fusion.with_neighbours(ranked, files, 0.5)][:2] == [1, 2]
+    assert fusion.with_neighbours(ranked, files, 0.0) == ranked
 
 
 def test_rrf_sums_weighted_reciprocal_ranks() -> None:
@@ -100,3 +100,16 @@ def test_a_lone_bm25_match_counts_when_bm25_found_every_match() -> None:
     assert fusion.zscore(dense, bm25, 0.6, bm25_complete=True)[0][0] == 3
     # Cut off at the pool size, the unretrieved may match too: they get the lowest score seen.
     assert fusion.zscore(dense, bm25, 0.6)[0][0] == 1
+
+
+@pytest.mark.parametrize("method", ["convex", "zscore", "rrf"])
+def test_fuse_lifts_neighbours_as_with_neighbours_does(method: str) -> None:
+    files = [0, 0, 0, 1, 1, 1, 2]
+    dense = {0: 0.2, 1: 0.7, 2: 0.6, 3: 0.65, 5: 0.1, 6: 0.3}
+    bm25 = {2: 5.0, 3: 1.0, 6: 2.0}
+    cfg = Config(fusion=method, neighbour_weight=0.3)
+    alone = fusion.with_neighbours(fusion.fuse(dense, bm25, cfg), files, 0.3)
+    lifted = fusion.fuse(dense, bm25, cfg, files=files)
+    assert [i for i, _ in lifted] == [i for i, _ in alone]
+    assert [s for _, s in lifted] == pytest.approx([s for _, s in alone])
+    assert dict(alone) != dict(fusion.fuse(dense, bm25, cfg))  # neighbours did lift scores

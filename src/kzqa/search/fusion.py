@@ -1,13 +1,20 @@
-"""Combine dense and BM25 candidate lists into one ranking."""
+"""Combine dense and BM25 candidate lists into one ranking.
+
+The scores are combined as numpy arrays over the candidates, not as dicts in Python: a
+server fuses a few hundred candidates for every answer (0.5 ms of Python, 0.1 ms in numpy).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from ..records import Ranked, best_first
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..config import Config
 
 METHODS = ("convex", "zscore", "rrf")
@@ -22,16 +29,7 @@ def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
     scores divided by the best one, so 1.0 is "the best either retriever found" and 0 is
     "no lexical match".
     """
-    if not dense:
-        return []
-    lo, hi = min(dense.values()), max(dense.values())
-    span = hi - lo or 1.0
-    top_bm25 = max(bm25.values(), default=0.0) or 1.0
-    fused = {
-        i: dense_weight * (d - lo) / span + (1 - dense_weight) * bm25.get(i, 0.0) / top_bm25
-        for i, d in dense.items()
-    }
-    return best_first(fused.items())
+    return by_score(*_convex(dense, bm25, dense_weight))
 
 
 def zscore(
@@ -47,24 +45,49 @@ def zscore(
     among the candidates (it may match, below the cut). Unlike min-max scaling, one outlier
     does not squash the other candidates together.
     """
-    if not dense:
-        return []
+    return by_score(*_zscore(dense, bm25, dense_weight, bm25_complete))
+
+
+def _convex(
+    dense: dict[int, float], bm25: dict[int, float], dense_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    rows, d, b = _legs(dense, bm25, 0.0)
+    if not len(rows):
+        return rows, d
+    span = float(d.max() - d.min()) or 1.0
+    top_bm25 = max(bm25.values(), default=0.0) or 1.0
+    return rows, dense_weight * (d - d.min()) / span + (1 - dense_weight) * b / top_bm25
+
+
+def _zscore(
+    dense: dict[int, float], bm25: dict[int, float], dense_weight: float, bm25_complete: bool
+) -> tuple[np.ndarray, np.ndarray]:
     floor = 0.0 if bm25_complete else min(bm25.values(), default=0.0)
-    lexical = {i: bm25.get(i, floor) for i in dense}
-    d_mean, d_sd = _mean_sd(dense.values())
-    b_mean, b_sd = _mean_sd(lexical.values())
-    fused = {
-        i: dense_weight * (d - d_mean) / d_sd + (1 - dense_weight) * (lexical[i] - b_mean) / b_sd
-        for i, d in dense.items()
-    }
-    return best_first(fused.items())
+    rows, d, b = _legs(dense, bm25, floor)
+    if not len(rows):
+        return rows, d
+    return rows, dense_weight * _standard(d) + (1 - dense_weight) * _standard(b)
 
 
-def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
-    xs = list(values)
-    mean = sum(xs) / len(xs)
-    sd = (sum((x - mean) ** 2 for x in xs) / len(xs)) ** 0.5
-    return mean, sd or 1.0
+def _legs(
+    dense: dict[int, float], bm25: dict[int, float], floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each candidate's row, dense score and BM25 score (floor: where BM25 did not find it)."""
+    import numpy as np
+
+    n = len(dense)
+    rows = np.fromiter(dense, dtype=np.int64, count=n)
+    d = np.fromiter(dense.values(), dtype=np.float64, count=n)
+    b = np.fromiter(map(bm25.get, dense, repeat(floor)), dtype=np.float64, count=n)
+    return rows, d, b
+
+
+def _standard(xs: np.ndarray) -> np.ndarray:
+    """xs less their mean, over their deviation (1 when they do not spread)."""
+    import numpy as np
+
+    centred = xs - xs.mean()
+    return centred / (float(np.sqrt((centred**2).mean())) or 1.0)
 
 
 def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None) -> Ranked:
@@ -77,37 +100,71 @@ def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None
     return best_first(fused.items())
 
 
-def with_neighbours(ranked: Ranked, paths: Sequence[str], weight: float) -> Ranked:
+def with_neighbours(ranked: Ranked, files: Sequence[object] | np.ndarray, weight: float) -> Ranked:
     """Add weight x the better fused score of each passage's neighbours in the same file.
 
+    `files[row]` names the file of each passage row (any values equal within one file).
     An answer often spans a cut between passages, and a passage beside another good one is
     more likely the place a document treats the question. Scores are taken above the lowest
     candidate's, so a neighbour that is not a candidate adds nothing.
     """
+    import numpy as np
+
     if not ranked or weight == 0:
         return ranked
-    scores = dict(ranked)
-    floor = min(scores.values())
-    last = len(paths) - 1
-    out = {}
-    for i, score in scores.items():
-        best = floor  # the better neighbour's score, if it is in the same file
-        if i > 0 and paths[i - 1] == paths[i]:
-            best = max(best, scores.get(i - 1, floor))
-        if i < last and paths[i + 1] == paths[i]:
-            best = max(best, scores.get(i + 1, floor))
-        out[i] = score + weight * (best - floor)
-    return best_first(out.items())
+    rows = np.fromiter((i for i, _ in ranked), dtype=np.int64, count=len(ranked))
+    scores = np.fromiter((s for _, s in ranked), dtype=np.float64, count=len(ranked))
+    return by_score(rows, _neighbours(rows, scores, np.asarray(files), weight))
+
+
+def _neighbours(
+    rows: np.ndarray, scores: np.ndarray, files: np.ndarray, weight: float
+) -> np.ndarray:
+    import numpy as np
+
+    order = np.argsort(rows)
+    by_row, by_row_scores = rows[order], scores[order]
+    floor = by_row_scores.min()
+    best = np.full(len(rows), floor)
+    last = len(files) - 1
+    for step in (-1, 1):
+        near = np.clip(rows + step, 0, last)
+        at = np.minimum(np.searchsorted(by_row, near), len(rows) - 1)
+        found = (by_row[at] == rows + step) & (files[near] == files[rows])
+        best = np.maximum(best, np.where(found, by_row_scores[at], floor))
+    return scores + weight * (best - floor)
+
+
+def by_score(rows: np.ndarray, scores: np.ndarray) -> Ranked:
+    """(row, score) best first, ties by row: what records.best_first gives, sorted by numpy."""
+    import numpy as np
+
+    order = np.lexsort((rows, -scores))
+    return list(zip(rows[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def fuse(
-    dense: dict[int, float], bm25: dict[int, float], cfg: Config, bm25_complete: bool = False
+    dense: dict[int, float],
+    bm25: dict[int, float],
+    cfg: Config,
+    bm25_complete: bool = False,
+    files: np.ndarray | None = None,
 ) -> Ranked:
-    """The hybrid ranking the config asks for (bm25_complete: see zscore)."""
+    """The hybrid ranking the config asks for (bm25_complete: see zscore), with each passage
+    lifted by its neighbours (with_neighbours) when `files` names each row's file."""
+    import numpy as np
+
     if cfg.fusion == "rrf":
         by_dense = best_first(dense.items())
         by_bm25 = best_first(bm25.items())
-        return rrf(by_bm25, by_dense, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight))
+        fused = rrf(
+            by_bm25, by_dense, k=cfg.rrf_k, weights=(1 - cfg.dense_weight, cfg.dense_weight)
+        )
+        return fused if files is None else with_neighbours(fused, files, cfg.neighbour_weight)
     if cfg.fusion == "zscore":
-        return zscore(dense, bm25, cfg.dense_weight, bm25_complete)
-    return convex(dense, bm25, cfg.dense_weight)
+        rows, scores = _zscore(dense, bm25, cfg.dense_weight, bm25_complete)
+    else:
+        rows, scores = _convex(dense, bm25, cfg.dense_weight)
+    if files is not None and len(rows) and cfg.neighbour_weight:
+        scores = _neighbours(rows, scores, np.asarray(files), cfg.neighbour_weight)
+    return by_score(rows, scores)

@@ -192,7 +192,7 @@ class Searcher:
         """Load every part a search reads, so the first question does not pay for it (and
         widen the sentence vectors to float32, when they are not too many)."""
         gen = self.generation
-        gen.passages, gen.vectors, self.lexical, self.paths, self.encoder  # noqa: B018
+        gen.passages, gen.vectors, self.lexical, self.file_numbers, self.encoder  # noqa: B018
         gen.widen_sentences(WIDE_SENTENCES_MAX)
         if self.milvus is not None:
             self.milvus.open()
@@ -277,8 +277,7 @@ class Searcher:
             return best_first(dense.items())
         if mode == "bm25":
             return best_first(found.bm25.items())
-        fused = fusion.fuse(dense, found.bm25, self.cfg, found.bm25_complete)
-        return fusion.with_neighbours(fused, self.paths, self.cfg.neighbour_weight)
+        return fusion.fuse(dense, found.bm25, self.cfg, found.bm25_complete, self.file_numbers)
 
     def answers(self, question: str, qvec: np.ndarray, rows: Sequence[int]) -> list[Answer]:
         """The answer sentence of each passage row."""
@@ -288,9 +287,13 @@ class Searcher:
         )
 
     @cached_property
-    def paths(self) -> list[str]:
-        """The file of each passage row (rows of one file are consecutive, in file order)."""
-        return [p.path for p in self.generation.passages]
+    def file_numbers(self) -> np.ndarray:
+        """The file of each passage row, numbered (rows of one file are consecutive)."""
+        import numpy as np
+
+        passages = self.generation.passages
+        starts = [i > 0 and p.path != passages[i - 1].path for i, p in enumerate(passages)]
+        return np.cumsum(np.asarray(starts, dtype=np.int64))
 
     def rank_many(
         self, questions: Sequence[str], depth: int, mode: str | None = None
