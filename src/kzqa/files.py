@@ -15,11 +15,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stamp(path: Path) -> tuple[int, int] | None:
+def stamp(path: str | Path) -> tuple[int, int] | None:
     """A file's (size, mtime_ns): when neither moved, kzqa takes it as unchanged (as a build
     does); None when it cannot be stat'ed."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns)

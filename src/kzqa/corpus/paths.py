@@ -12,7 +12,18 @@ DISPLAYED = 4096  # (corpus, path, working directory) names kept: every answer s
 
 def display_source(corpus: Path, path: str) -> str:
     """The path as the user would open it: relative to the working directory when inside it."""
-    return _display_source(corpus, path, os.getcwd())
+    cwd = os.getcwd()
+    root = _relative_root(corpus, cwd)
+    if root is None:  # the corpus is not inside the working directory: a path at a time
+        return _display_source(corpus, path, cwd)
+    return path if root == "." else f"{root}/{path}"  # `path` is relative and normalized
+
+
+@lru_cache(maxsize=16)
+def _relative_root(corpus: Path, cwd: str) -> str | None:
+    """The corpus folder relative to cwd; None when it is not inside cwd."""
+    rel = os.path.relpath(corpus, cwd)
+    return None if rel.startswith("..") else Path(rel).as_posix()
 
 
 @lru_cache(maxsize=DISPLAYED)

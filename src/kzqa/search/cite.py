@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ class FileTexts:
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
-        now = stamp(corpus / path)
+        now = stamp(os.path.join(corpus, path))  # no pathlib: this runs for every hit
         if now is None:
             return None
         kept = self._texts.get(path)

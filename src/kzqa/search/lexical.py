@@ -46,6 +46,7 @@ QUESTION_WORDS = frozenset(
     + "take took taken place happen happened occur occurred call called name named hold held "
     "win won write wrote written make made mean meant come came get got go went".split()
 )
+_NOT_TERMS = STOPWORDS | QUESTION_WORDS  # words question_terms() leaves out
 # A question term the corpus lacks still counts as known when the vocabulary holds a near
 # spelling: a typo ("carageenan") or another form of it. Shorter terms must match exactly.
 NEAR_SPELLING_MIN = 5  # characters of a stem
@@ -72,14 +73,18 @@ def content_stems(text: str) -> frozenset[str]:
 def question_terms(question: str) -> dict[str, str]:
     """A question's content terms, stem -> the word it came from: stopwords and question
     words left out."""
-    words = [w for w in _WORD.findall(question) if w.lower() not in STOPWORDS | QUESTION_WORDS]
+    words = [w for w in _WORD.findall(question) if w.lower() not in _NOT_TERMS]
     stems = _stemmer().stemWords([w.lower() for w in words])
     return dict(zip(stems, words, strict=True))
 
 
 def script(word: str) -> str:
     """The writing system of a word's first letter, roughly: LATIN, CYRILLIC, CJK, DIGIT, …"""
-    first = word[:1]
+    return _script(word[:1])
+
+
+@lru_cache(maxsize=4096)
+def _script(first: str) -> str:
     if first.isdigit():
         return "DIGIT"
     return unicodedata.name(first, "UNKNOWN").split(" ")[0] if first else "UNKNOWN"
@@ -90,7 +95,8 @@ def main_script(text: str) -> str | None:
     counts: dict[str, int] = {}
     for word in _WORD.findall(text):
         if not word.isdigit():
-            counts[script(word)] = counts.get(script(word), 0) + 1
+            name = script(word)
+            counts[name] = counts.get(name, 0) + 1
     return max(counts, key=counts.__getitem__) if counts else None
 
 
