@@ -165,6 +165,39 @@ def test_a_built_index_records_its_type(tmp_path: Path, fake_embedder) -> None:
     assert manifest.index_type == {"kind": "hnsw", "m": 32, "ef_construction": 80, "ef_search": 77}
 
 
+def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
+    tmp_path: Path, fake_embedder
+) -> None:
+    from kzqa.build import build_index
+    from kzqa.search import Searcher
+    from kzqa.store import open_generation
+
+    (tmp_path / "corpus").mkdir()
+    for n in range(12):
+        (tmp_path / "corpus" / f"d{n}.txt").write_text(f"Document {n} talks about topic {n}.\n")
+    cfg = load_config(None, tmp_path / "corpus", tmp_path / "index")
+    build_index(cfg, embedder=fake_embedder)
+    flat = open_generation(cfg.index)
+    assert flat is not None and flat.manifest.index_type == {"kind": "flat"}
+
+    # Past the threshold now: a new generation with an HNSW index, no passage embedded again.
+    hnsw = replace(cfg, ann_threshold=5)
+    report = build_index(hnsw, embedder=fake_embedder)
+    assert (report.passages_embedded, report.passages_reused) == (0, 12)
+    built = open_generation(cfg.index)
+    assert built is not None and built.folder != flat.folder
+    assert built.manifest.index_type["kind"] == "hnsw"
+    (hit,) = Searcher(hnsw, built, fake_embedder).search("topic 7", 1).hits
+    assert hit.passage.path == "d7.txt"
+
+    # A search setting alone is recorded in place: the same generation reads it when opened.
+    build_index(replace(hnsw, hnsw_ef_search=64), embedder=fake_embedder)
+    tuned = open_generation(cfg.index)
+    assert tuned is not None and tuned.folder == built.folder
+    assert tuned.manifest.index_type["ef_search"] == 64
+    assert Searcher(hnsw, tuned, fake_embedder).dense.hnsw.efSearch == 64
+
+
 # --- approximate indexes through the Searcher -----------------------------------------------
 
 TOPICS, PER_TOPIC = 40, 50  # 2,000 passages: one file per topic, one passage per paragraph

@@ -143,10 +143,15 @@ def _build_locked(
         and _same_layout(cfg, previous)
     ):
         onnx = _ensure_onnx(cfg.index, embedder, report)
-        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
+        # Only stat data, the encoder or a search setting (ann.ef_search, ...) moved: record
+        # it, so staleness checks stay cheap and searches use the setting.
         old = previous.manifest
-        if (files, onnx, report.skipped) != (old.files, old.onnx, old.skipped):
-            old.files, old.onnx, old.skipped = files, onnx, report.skipped
+        index_type = old.index_type
+        if cfg.store != "milvus":
+            index_type = dense.choose_params(old.passages, cfg).as_dict()
+        now = (files, onnx, report.skipped, index_type)
+        if now != (old.files, old.onnx, old.skipped, old.index_type):
+            old.files, old.onnx, old.skipped, old.index_type = now
             write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
         return
 
@@ -239,12 +244,13 @@ def _commit_generation(
 
 
 def _same_layout(cfg: Config, previous: store.Generation) -> bool:
-    """Whether the live generation was written to the store, and with the BM25 settings,
-    this build would use."""
-    index_type = previous.manifest.index_type
+    """Whether the live generation was written to the store, and with the BM25 settings and
+    the vector index type (`ann.*`), this build would use."""
+    manifest = previous.manifest
     if cfg.store == "milvus":
-        return milvus.same_layout(cfg, index_type)
-    return index_type.get("kind") != milvus.KIND and lexical.params_match(
+        return milvus.same_layout(cfg, manifest.index_type)
+    wanted = dense.choose_params(manifest.passages, cfg)
+    return dense.same_build(manifest.index_type, wanted) and lexical.params_match(
         previous.folder / store.BM25
     )
 

@@ -39,6 +39,7 @@ TRAIN_PQ = 40 * 256  # and enough for each 256-centroid PQ codebook
 # build 12 s against 44 s. So one thread, for search and build alike.
 FAISS_THREADS = 1
 IVFPQ_MIN = 10_000  # fewer passages cannot train 256-centroid PQ codebooks well: stay exact
+SEARCH_SETTINGS = ("ef_search", "nprobe", "rerank")  # IndexParams read at search, not build
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,14 @@ class IndexParams:
     def from_dict(cls, raw: dict[str, Any]) -> IndexParams:
         names = ("m", "ef_construction", "ef_search", "nlist", "nprobe", "pq_m", "rerank")
         return cls(raw["kind"], **{k: int(raw.get(k, 0)) for k in names})
+
+
+def same_build(recorded: dict[str, Any], wanted: IndexParams) -> bool:
+    """Whether an index recorded as `recorded` (a manifest's index_type) is the one `wanted`
+    builds: the same kind and shape. Search settings (ef_search, nprobe, rerank) are read
+    from the manifest when the index is opened, so changing them needs no new index."""
+    shape = {k: v for k, v in wanted.as_dict().items() if k not in SEARCH_SETTINGS}
+    return {k: v for k, v in recorded.items() if k not in SEARCH_SETTINGS} == shape
 
 
 def choose_params(n: int, cfg: Config) -> IndexParams:
