@@ -1,7 +1,8 @@
 """Combine dense and BM25 candidate lists into one ranking.
 
 The scores are combined as numpy arrays over the candidates, not as dicts in Python: a
-server fuses a few hundred candidates for every answer (0.5 ms of Python, 0.1 ms in numpy).
+server fuses a few hundred candidates for every answer (0.38 ms an answer with dicts, 0.25
+with arrays, side by side in bench/perf/answer_cpu.py).
 """
 
 from __future__ import annotations
