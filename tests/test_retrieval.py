@@ -175,3 +175,52 @@ def test_a_name_only_bm25_finds_still_comes_first_in_hybrid(
     assert answer in top("bm25")
     assert answer in top("hybrid")
     assert answer in searcher.search(question, 1).hits[0].passage.text
+
+
+def test_a_cited_file_is_read_again_only_when_its_stat_moved(
+    tmp_path: Path, fake_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import shutil
+
+    from kzqa.search import cite
+    from kzqa.store import open_generation
+
+    pages = Path(__file__).parent / "fixtures" / "pages"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(pages / "news-balkhash.html", corpus / "balkhash.html")
+    notes = corpus / "notes.txt"
+    notes.write_text("  Lake Balkhash is fed mostly by the Ili River.\n")  # indented
+    cfg = load_config(None, corpus, tmp_path / "index")
+    build_index(cfg, embedder=fake_embedder)
+    reads: list[str] = []
+    real_read = cite.read_file
+    monkeypatch.setattr(
+        cite, "read_file", lambda root, path: reads.append(path) or real_read(root, path)
+    )
+
+    def cited(path: str) -> tuple[bool, int, int]:
+        """The first hit from `path` for a question on the lake, asked of a new searcher (no
+        kept texts): verified?, its column, and how often the question read the file."""
+        generation = open_generation(cfg.index)
+        assert generation is not None
+        reads.clear()
+        hits = Searcher(cfg, generation, fake_embedder).search("Balkhash Ili River", 10).hits
+        hit = next(h for h in hits if h.passage.path == path)
+        return hit.source.verified, hit.answer.start_col, reads.count(path)
+
+    # As the build read them: the page is not extracted again; the text file is read only for
+    # its column (an extracted file's column in its extracted text is not worth a reading).
+    assert cited("balkhash.html") == (True, 0, 0)
+    assert cited("notes.txt") == (True, 3, 1)
+
+    # Touched (same bytes, a new time): read again, and it still holds the passage.
+    page = corpus / "balkhash.html"
+    stat = page.stat()
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cited("balkhash.html")[::2] == (True, 1)
+
+    # Edited (editors give it a new time): flagged, and its column is not known.
+    notes.write_text(notes.read_text().replace("fed mostly", "fed mainly"))
+    assert cited("notes.txt")[:2] == (False, 0)

@@ -1,15 +1,18 @@
-"""Citations are checked: each cited file is read again, and its span must still hold the text."""
+"""Citations are checked: a cited file that moved since the build is read again, and its span
+must still hold the text."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..corpus import read_file
 from ..files import stamp
 from ..kept import Kept
-from ..records import Answer, Passage
+from ..records import EXTRACTED, Answer, Passage
 
 FILE_TEXTS = 256  # cited files whose text a searcher keeps (FileTexts)
 
@@ -41,33 +44,56 @@ class FileTexts:
 
 
 class SpanChecker:
-    """Re-reads cited files (once each) so a hit whose file no longer holds its text is flagged.
-    `files`: texts kept from earlier checks (a searcher's), if any."""
+    """Checks that each cited file still holds its passage.
 
-    def __init__(self, corpus: Path, files: FileTexts | None = None) -> None:
+    A file whose size and modification time are those the build recorded (`recorded`: the
+    manifest's `files`) is the file the build read, by the test builds make too, so it is not
+    read again: extracting a PDF takes about 10 ms a page (bench/perf/pdf_extract.py), and a
+    cold `kzqa ask` has nothing kept. Any other file is read (once, as the index read it) and
+    compared. `files`: texts kept from earlier checks (a searcher's), if any.
+    """
+
+    def __init__(
+        self,
+        corpus: Path,
+        recorded: Mapping[str, Mapping[str, Any]],
+        files: FileTexts | None = None,
+    ) -> None:
         self.corpus = corpus
+        self.recorded = recorded
         self.files = files or FileTexts()
         self.texts: dict[str, str | None] = {}
 
     def verify(self, p: Passage) -> bool:
         """Whether the file, read as the index read it, still holds p's text at p's span."""
-        if p.path not in self.texts:
-            self.texts[p.path] = self.files.text(self.corpus, p.path)
-        text = self.texts[p.path]
+        meta = self.recorded.get(p.path)
+        now = stamp(os.path.join(self.corpus, p.path))
+        if meta is not None and now is not None and now == (meta["size"], meta["mtime_ns"]):
+            return True
+        text = self._text(p.path)
         return text is not None and text[p.start_char : p.end_char] == p.text
 
     def locate(self, p: Passage, answer: Answer) -> Answer:
-        """The answer with its lines and first column: from the file's text when it still holds
-        the passage (verify() first), else from the passage alone (column not known)."""
+        """The answer with its lines and first column. The column comes from the passage when a
+        line starts in it before the answer, else from the file's text: a plain-text file is
+        read for it (kept for the next question); an extracted one (PDF, HTML, Word,
+        OpenDocument, cited by page, paragraph or extracted line) is not, and its column is
+        then not known (0), as it is for a file that no longer holds the passage."""
         offset = answer.start_char - p.start_char
         line = p.start_line + p.text.count("\n", 0, offset)
         end_line = p.start_line + p.text.count(
             "\n", 0, max(offset, answer.end_char - 1 - p.start_char)
         )
-        text = self.texts.get(p.path)
         col = 0
-        if text is not None and text[p.start_char : p.end_char] == p.text:
-            col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
-        elif "\n" in p.text[:offset]:
+        if "\n" in p.text[:offset]:
             col = offset - p.text.rfind("\n", 0, offset)
+        elif self.recorded.get(p.path, {}).get("kind", "text") not in EXTRACTED:
+            text = self._text(p.path)
+            if text is not None and text[p.start_char : p.end_char] == p.text:
+                col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
         return replace(answer, start_line=line, start_col=col, end_line=end_line)
+
+    def _text(self, path: str) -> str | None:
+        if path not in self.texts:
+            self.texts[path] = self.files.text(self.corpus, path)
+        return self.texts[path]

@@ -315,7 +315,7 @@ class Searcher:
         found = self.candidates([question], qvec[None, :], pool, mode)[0]
         dense, bm25 = found.dense, found.bm25
         chosen, repeats = self._distinct(question, qvec, self.rank(found, mode), k)
-        checker = SpanChecker(self.cfg.corpus, self.files)
+        checker = SpanChecker(self.cfg.corpus, self.manifest.files, self.files)
         terms = question_terms(question)
         unknown = self.lexical.unknown(list(terms))
         hits = []
