@@ -200,13 +200,14 @@ def test_a_cited_file_is_read_again_only_when_its_stat_moved(
         cite, "read_file", lambda root, path: reads.append(path) or real_read(root, path)
     )
 
-    def cited(path: str) -> tuple[bool, int, int]:
+    def cited(path: str, columns: bool = True) -> tuple[bool, int, int]:
         """The first hit from `path` for a question on the lake, asked of a new searcher (no
         kept texts): verified?, its column, and how often the question read the file."""
         generation = open_generation(cfg.index)
         assert generation is not None
         reads.clear()
-        hits = Searcher(cfg, generation, fake_embedder).search("Balkhash Ili River", 10).hits
+        searcher = Searcher(cfg, generation, fake_embedder)
+        hits = searcher.search("Balkhash Ili River", 10, columns=columns).hits
         hit = next(h for h in hits if h.passage.path == path)
         return hit.source.verified, hit.answer.start_col, reads.count(path)
 
@@ -214,6 +215,7 @@ def test_a_cited_file_is_read_again_only_when_its_stat_moved(
     # its column (an extracted file's column in its extracted text is not worth a reading).
     assert cited("balkhash.html") == (True, 0, 0)
     assert cited("notes.txt") == (True, 3, 1)
+    assert cited("notes.txt", columns=False) == (True, 0, 0)  # the server's JSON has no column
 
     # Touched (same bytes, a new time): read again, and it still holds the passage.
     page = corpus / "balkhash.html"

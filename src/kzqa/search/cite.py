@@ -73,12 +73,12 @@ class SpanChecker:
         text = self._text(p.path)
         return text is not None and text[p.start_char : p.end_char] == p.text
 
-    def locate(self, p: Passage, answer: Answer) -> Answer:
+    def locate(self, p: Passage, answer: Answer, column: bool = True) -> Answer:
         """The answer with its lines and first column. The column comes from the passage when a
         line starts in it before the answer, else from the file's text: a plain-text file is
-        read for it (kept for the next question); an extracted one (PDF, HTML, Word,
-        OpenDocument, cited by page, paragraph or extracted line) is not, and its column is
-        then not known (0), as it is for a file that no longer holds the passage."""
+        read for it (kept for the next question) unless `column` is false; an extracted one
+        (PDF, HTML, Word, OpenDocument, cited by page, paragraph or extracted line) is not.
+        Otherwise the column is not known (0), as for a file that no longer holds the passage."""
         offset = answer.start_char - p.start_char
         line = p.start_line + p.text.count("\n", 0, offset)
         end_line = p.start_line + p.text.count(
@@ -87,7 +87,7 @@ class SpanChecker:
         col = 0
         if "\n" in p.text[:offset]:
             col = offset - p.text.rfind("\n", 0, offset)
-        elif self.recorded.get(p.path, {}).get("kind", "text") not in EXTRACTED:
+        elif column and self.recorded.get(p.path, {}).get("kind", "text") not in EXTRACTED:
             text = self._text(p.path)
             if text is not None and text[p.start_char : p.end_char] == p.text:
                 col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1

@@ -237,4 +237,4 @@ class _Fresh:
         with self.lock:
             self.searcher = open_fresh(self.cfg, update, stderr, previous=self.searcher)
             searcher = self.searcher
-        return ask_json(searcher.search(question, kk, mode), self.cfg.corpus)
+        return ask_json(searcher.search(question, kk, mode, columns=False), self.cfg.corpus)
