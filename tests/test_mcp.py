@@ -88,6 +88,8 @@ def test_stdio_tools_answer_as_the_cli_does(real_project: Path) -> None:
             assert span == cli(
                 "read", cited["source"], str(start), str(end), "--context", "30", "--json"
             )
+            whole = await call(mcp, "read", source=cited["source"])  # the whole text
+            assert whole["text"] == text and whole == cli("read", cited["source"], "--json")
 
             assert await call(mcp, "status") == cli("status", "--json")
 

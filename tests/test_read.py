@@ -62,6 +62,34 @@ def test_read_context_stops_at_the_file_edges(indexed: Config) -> None:
     assert span["before"] == text[:-3] and span["after"] == ""
 
 
+def test_read_without_a_span_gives_the_whole_text(indexed: Config) -> None:
+    text = (indexed.corpus / NAME).read_text(encoding="utf-8")
+    span = json.loads(run("read", NAME, "--json"))
+    assert (span["start_char"], span["end_char"], span["text"]) == (0, len(text), text)
+    assert (span["start_line"], span["end_line"]) == (1, len(text.splitlines()))
+    start = text.index(SENTENCE)
+    assert json.loads(run("read", NAME, str(start), "--json"))["text"] == text[start:]
+    assert run("read", NAME).split("\n", 1)[1] == text + "\n"  # the output ends its line
+    past = run("read", NAME, str(len(text)), code=errors.EXIT_USAGE)
+    assert f"the span from {len(text)} is past the end of corpus/{NAME}" in past
+
+
+def test_read_gives_a_word_files_paragraphs(cfg: Config, fake_embedder) -> None:
+    from test_formats import make_docx
+
+    make_docx(cfg.corpus / "r.docx")
+    build_index(cfg, embedder=fake_embedder)
+    whole = json.loads(run("read", "r.docx", "--json"))
+    text = whole["text"]
+    start = text.index("The eastern basin")
+    span = json.loads(run("read", "r.docx", str(start), str(len(text)), "--json"))
+    # Blocks are separated by a blank line: the heading, its paragraph, the table's two rows,
+    # the second heading, then the paragraph with a line break inside it (one paragraph).
+    assert (span["paragraph"], span["end_paragraph"]) == (6, 6)
+    assert (whole["paragraph"], whole["end_paragraph"]) == (1, 6)
+    assert "paragraph 6" in run("read", "r.docx", str(start), str(len(text)))
+
+
 def test_read_html_offsets_are_in_the_extracted_text(indexed: Config) -> None:
     span = json.loads(run("read", "page.html", "0", "12", "--json"))
     assert span["text"] == "Alpha & beta"

@@ -15,7 +15,7 @@ from . import store
 from .config import Config
 from .corpus import changes_since, corpus_paths, display_source, inside, page_fields, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
-from .records import AskResult, offsets_of
+from .records import BLOCKS, AskResult, offsets_of, paragraph_of
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
@@ -154,18 +154,19 @@ def _reopen(cfg: Config, previous: Searcher | None) -> Searcher:
 
 
 def read_span(
-    cfg: Config, source: str, start_char: int, end_char: int, context: int = 0
+    cfg: Config, source: str, start_char: int = 0, end_char: int | None = None, context: int = 0
 ) -> dict[str, Any]:
     """The text of an indexed file at [start_char, end_char) (what `kzqa read --json`
-    prints), with up to `context` characters before and after it.
+    prints), with up to `context` characters before and after it; end_char None: to the end
+    of the text (so the defaults give the whole text).
 
     `source` is a citation's source (as `kzqa ask` prints it) or a path relative to the
     corpus folder. The file is read as the index read it (HTML, .docx, .odt: the extracted
     text), so a citation's offsets mean the same here; `verified` is true when the file is still the
     one the index read (its SHA-256 matches the manifest's)."""
-    if start_char < 0 or end_char < 0 or context < 0:
+    if start_char < 0 or (end_char is not None and end_char < 0) or context < 0:
         raise UsageError("start, end and context must be 0 or more")
-    if start_char >= end_char:
+    if end_char is not None and start_char >= end_char:
         raise UsageError(f"the span is empty: start ({start_char}) must be below end ({end_char})")
     manifest = store.read_manifest(cfg.index)
     if manifest is None:
@@ -192,17 +193,26 @@ def read_span(
             hint="run `kzqa index`",
         )
     text = doc.text
-    if end_char > len(text):
+    if start_char >= len(text) or (end_char is not None and end_char > len(text)):
+        span = f"{start_char}-{end_char}" if end_char is not None else f"from {start_char}"
         raise UsageError(
-            f"the span {start_char}-{end_char} is past the end of "
+            f"the span {span} is past the end of "
             f"{display_source(cfg.corpus, path)} ({len(text)} characters)"
         )
+    end_char = len(text) if end_char is None else end_char
+    start_line = text.count("\n", 0, start_char) + 1
+    end_line = text.count("\n", 0, max(start_char, end_char - 1)) + 1
+    paragraphs: dict[str, int] = {}
+    if doc.kind in BLOCKS:  # Word, OpenDocument: cited by paragraph, as `ask` does
+        first, last = paragraph_of(start_line), paragraph_of(end_line)
+        paragraphs = {"paragraph": first, "end_paragraph": last}
     return {
         "source": display_source(cfg.corpus, path),
         "start_char": start_char,
         "end_char": end_char,
-        "start_line": text.count("\n", 0, start_char) + 1,
-        "end_line": text.count("\n", 0, max(start_char, end_char - 1)) + 1,
+        "start_line": start_line,
+        "end_line": end_line,
+        **paragraphs,
         "text": text[start_char:end_char],
         "before": text[max(0, start_char - context) : start_char],
         "after": text[end_char : end_char + context],

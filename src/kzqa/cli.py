@@ -249,8 +249,13 @@ def read(
             show_default=False,
         ),
     ],
-    start: Annotated[int, typer.Argument(help="start_char of the span.", show_default=False)],
-    end: Annotated[int, typer.Argument(help="end_char of the span.", show_default=False)],
+    start: Annotated[
+        int, typer.Argument(help="start_char of the span (default: 0).", show_default=False)
+    ] = 0,
+    end: Annotated[
+        int | None,
+        typer.Argument(help="end_char of the span (default: the end).", show_default=False),
+    ] = None,
     context: Annotated[
         int, typer.Option("--context", help="Also show N characters before and after it.")
     ] = 0,
@@ -259,7 +264,8 @@ def read(
     corpus: CorpusOpt = None,
     index: IndexOpt = None,
 ) -> None:
-    """Print an indexed file's text at a citation's characters [START, END) (with --context)."""
+    """Print an indexed file's text at a citation's characters [START, END) (with --context);
+    without START and END, its whole text (for HTML, Word, OpenDocument and PDF: as extracted)."""
     from .api import read_span
     from .render import dumps, read_text
 

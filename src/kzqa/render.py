@@ -197,6 +197,9 @@ def read_text(span: dict[str, Any], color: bool = False) -> str:
     if span.get("page"):  # a PDF: the pages, as a reader cites them
         page, end = span["page"], span["end_page"]
         head += f"  p. {page}" if page == end else f"  pp. {page}–{end}"
+    if span.get("paragraph"):  # Word, OpenDocument: the paragraphs, as `kzqa ask` shows them
+        first, last = span["paragraph"], span["end_paragraph"]
+        head += f"  paragraph {first}" if first == last else f"  paragraphs {first}-{last}"
     if not span["verified"]:
         head += "  [CHANGED: the file is no longer what the index read; run `kzqa index`]"
     body = span["text"]

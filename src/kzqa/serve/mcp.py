@@ -110,12 +110,14 @@ The text of an indexed file at a citation's characters [start_char, end_char), w
 what surrounds it. source is a citation's source as `ask` returns it (or a path relative to
 the corpus folder); start_char/end_char are character offsets into the file's text (for HTML,
 .docx, .odt and .pdf files the text kzqa extracted, as the citation's "offsets" says), exactly
-as `ask` gives them. Returns the JSON of `kzqa read --json`: {"source", "start_char", "end_char",
-"start_line", "end_line", "text", "before", "after", "verified", "offsets"}. before/after are
-empty when context is 0, and shorter at the start or end of the file. verified is true when
-the file was re-read and is still exactly what the index read, so the offsets mean what the
-citation meant; false means it changed since (call `index`, then `ask` again). Only indexed
-files can be read; start_char >= end_char, or a span past the end of the file, is an error."""
+as `ask` gives them; without them, the whole text. Returns the JSON of `kzqa read --json`:
+{"source", "start_char", "end_char", "start_line", "end_line", "text", "before", "after",
+"verified", "offsets"}, and "paragraph"/"end_paragraph" for .docx and .odt, "page"/"end_page"
+for .pdf. before/after are empty when context is 0, and shorter at the start or end of the
+file. verified is true when the file was re-read and is still exactly what the index read,
+so the offsets mean what the citation meant; false means it changed since (call `index`,
+then `ask` again). Only indexed files can be read; start_char >= end_char, or a span past
+the end of the file, is an error."""
 
 Question = Annotated[str, Field(description="The question, in plain words.")]
 K = Annotated[
@@ -205,8 +207,13 @@ def build_mcp(cfg: Config, service: Service | None = None, run: Runner | None = 
     @server.tool(description=READ, structured_output=False, annotations=reads)
     async def read(
         source: Annotated[str, Field(description="A citation's source, as `ask` returns it.")],
-        start_char: Annotated[int, Field(description="The span's first character.", ge=0)],
-        end_char: Annotated[int, Field(description="One past the span's last character.", ge=1)],
+        start_char: Annotated[
+            int, Field(description="The span's first character (default 0).", ge=0)
+        ] = 0,
+        end_char: Annotated[
+            int | None,
+            Field(description="One past the span's last character (default: the end).", ge=1),
+        ] = None,
         context: Annotated[
             int, Field(description="Characters to include before and after the span.", ge=0)
         ] = 0,
