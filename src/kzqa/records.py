@@ -87,7 +87,7 @@ class Source:
     title: str | None
     published: str | None
     kind: str  # Document.kind (offsets_of(kind): what the offsets count in)
-    verified: bool  # the cited span was re-read from the file and still holds the passage
+    verified: bool  # the file still holds the passage at its span (search.cite.SpanChecker)
     # The file as the user would open it: corpus/… when the corpus is under the working
     # directory, otherwise absolute ("": not known; Hit.path then falls back).
     path: str = ""

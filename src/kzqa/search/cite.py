@@ -1,5 +1,4 @@
-"""Citations are checked: a cited file that moved since the build is read again, and its span
-must still hold the text."""
+"""Citations are checked: the cited file must still hold the passage's text at its span."""
 
 from __future__ import annotations
 
@@ -10,21 +9,23 @@ from pathlib import Path
 from typing import Any
 
 from ..corpus import read_file
-from ..files import stamp
+from ..files import sha256_file, stamp
 from ..kept import Kept
 from ..records import EXTRACTED, Answer, Passage
 
-FILE_TEXTS = 256  # cited files whose text a searcher keeps (FileTexts)
+FILE_TEXTS = 256  # cited files whose text (or digest) a searcher keeps (FileTexts)
 
 
 class FileTexts:
-    """The texts of cited files, read as the index read them, kept while each file's size and
-    modification time stay the same (the test a build makes too): a server cites the same
-    files question after question, and reading one (a PDF is extracted again) costs more
-    than the rest of the check. Least recently used first out."""
+    """The texts of cited files, read as the index read them, and the SHA-256 of their bytes,
+    each kept while the file's size and modification time stay the same (the test a build
+    makes too): a server cites the same files question after question, and reading one (a
+    PDF is extracted again) costs more than the rest of the check. Least recently used first
+    out."""
 
     def __init__(self, entries: int = FILE_TEXTS) -> None:
         self._texts: Kept[str, tuple[tuple[int, int], str | None]] = Kept(entries)
+        self._digests: Kept[str, tuple[tuple[int, int], str]] = Kept(entries)
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
@@ -42,15 +43,31 @@ class FileTexts:
         self._texts.put(path, (now, text))
         return text
 
+    def digest(self, corpus: Path, path: str) -> str | None:
+        """The SHA-256 of the file's bytes now; None when it is gone."""
+        full = os.path.join(corpus, path)
+        now = stamp(full)
+        if now is None:
+            return None
+        kept = self._digests.get(path)
+        if kept is not None and kept[0] == now:
+            return kept[1]
+        try:
+            digest = sha256_file(Path(full))
+        except OSError:
+            return None
+        self._digests.put(path, (now, digest))
+        return digest
+
 
 class SpanChecker:
-    """Checks that each cited file still holds its passage.
-
-    A file whose size and modification time are those the build recorded (`recorded`: the
-    manifest's `files`) is the file the build read, by the test builds make too, so it is not
-    read again: extracting a PDF takes about 10 ms a page (bench/perf/pdf_extract.py), and a
-    cold `kzqa ask` has nothing kept. Any other file is read (once, as the index read it) and
-    compared. `files`: texts kept from earlier checks (a searcher's), if any.
+    """Checks that each cited file still holds its passage: a plain-text file is read again
+    and its span compared. An extracted one (PDF, HTML, Word, OpenDocument) is first compared
+    by the SHA-256 of its bytes with the one the index recorded (`recorded`: the manifest's
+    `files`): the same bytes give the same text, and extracting a PDF again takes about 10 ms
+    a page (bench/perf/pdf_extract.py) where hashing it takes well under one. It is extracted
+    and its span compared only when they differ. `files`: texts and digests kept from
+    earlier checks (a searcher's), if any.
     """
 
     def __init__(
@@ -66,34 +83,30 @@ class SpanChecker:
 
     def verify(self, p: Passage) -> bool:
         """Whether the file, read as the index read it, still holds p's text at p's span."""
-        meta = self.recorded.get(p.path)
-        now = stamp(os.path.join(self.corpus, p.path))
-        if meta is not None and now is not None and now == (meta["size"], meta["mtime_ns"]):
-            return True
-        text = self._text(p.path)
+        meta = self.recorded.get(p.path, {})
+        if meta.get("kind", "text") in EXTRACTED and meta.get("sha256"):
+            if self.files.digest(self.corpus, p.path) == meta["sha256"]:
+                return True
+        if p.path not in self.texts:
+            self.texts[p.path] = self.files.text(self.corpus, p.path)
+        text = self.texts[p.path]
         return text is not None and text[p.start_char : p.end_char] == p.text
 
-    def locate(self, p: Passage, answer: Answer, column: bool = True) -> Answer:
-        """The answer with its lines and first column. The column comes from the passage when a
-        line starts in it before the answer, else from the file's text: a plain-text file is
-        read for it (kept for the next question) unless `column` is false; an extracted one
-        (PDF, HTML, Word, OpenDocument, cited by page, paragraph or extracted line) is not.
-        Otherwise the column is not known (0), as for a file that no longer holds the passage."""
+    def locate(self, p: Passage, answer: Answer) -> Answer:
+        """The answer with its lines and first column (verify() first). The column comes from
+        the passage when a line starts in it before the answer, else from the file's text when
+        verify() read it and it still holds the passage: always for a plain-text file, never
+        for an extracted one whose bytes are unchanged (its column would count characters of
+        the extracted text, not worth extracting it again). Otherwise it is not known (0)."""
         offset = answer.start_char - p.start_char
         line = p.start_line + p.text.count("\n", 0, offset)
         end_line = p.start_line + p.text.count(
             "\n", 0, max(offset, answer.end_char - 1 - p.start_char)
         )
+        text = self.texts.get(p.path)
         col = 0
         if "\n" in p.text[:offset]:
             col = offset - p.text.rfind("\n", 0, offset)
-        elif column and self.recorded.get(p.path, {}).get("kind", "text") not in EXTRACTED:
-            text = self._text(p.path)
-            if text is not None and text[p.start_char : p.end_char] == p.text:
-                col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
+        elif text is not None and text[p.start_char : p.end_char] == p.text:
+            col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
         return replace(answer, start_line=line, start_col=col, end_line=end_line)
-
-    def _text(self, path: str) -> str | None:
-        if path not in self.texts:
-            self.texts[path] = self.files.text(self.corpus, path)
-        return self.texts[path]

@@ -306,11 +306,8 @@ class Searcher:
         pool = max(self.cfg.candidates, depth)
         return [self.rank(c, mode) for c in self.candidates(questions, qvecs, pool, mode)]
 
-    def search(
-        self, question: str, k: int, mode: str | None = None, columns: bool = True
-    ) -> AskResult:
-        """The top k hits, cited and checked. `columns`: find each answer's column, which
-        may read a cited file (the text output shows it as file:line:col; the JSON has none)."""
+    def search(self, question: str, k: int, mode: str | None = None) -> AskResult:
+        """The top k hits, cited and checked."""
         mode = check_mode(mode or self.cfg.mode)
         question = check_question(question, k)
         passages = self.generation.passages
@@ -344,7 +341,7 @@ class Searcher:
                 meta.get("author"),
                 **page_fields(meta, p.start_char, p.end_char),
             )
-            answer = checker.locate(p, answer, columns)
+            answer = checker.locate(p, answer)
             hits.append(Hit(p, round(score, 4), answer, source, evidence))
         top = max((h.scores["confidence"] for h in hits[:1]), default=0.0)
         answered = bool(hits) and top >= self.cfg.min_score and not edited

@@ -65,8 +65,8 @@ exact citation. Returns the JSON of `kzqa ask --json`:
 - citation.page/end_page (PDF only): the 1-based physical pages the passage is on;
   page_label/end_page_label: the pages' printed labels, when the PDF has them. Cite a PDF
   by page.
-- citation.verified is true when the file still holds the passage at answer time (unchanged
-  since it was indexed, or read again and compared); false means the file changed since.
+- citation.verified is true when the span was checked against the file at answer time and
+  it still holds the passage; false means the file changed since it was indexed.
 - start_line/end_line are 1-based and inclusive; title/published/author come from the file itself
   (null when it says nothing); a higher score is better, scores hold each retriever's evidence.
 - fewer: fewer results than k came back; repeats counts passages left out because they
@@ -244,4 +244,4 @@ class _Fresh:
         with self.lock:
             self.searcher = open_fresh(self.cfg, update, stderr, previous=self.searcher)
             searcher = self.searcher
-        return ask_json(searcher.search(question, kk, mode, columns=False), self.cfg.corpus)
+        return ask_json(searcher.search(question, kk, mode), self.cfg.corpus)

@@ -171,7 +171,7 @@ class Service:
         if self.answerers is not None:
             return self.answerers.search(question, kk, mode)
         searcher = self.searcher  # held for the whole request, even if a reload swaps it
-        return searcher.search(question, kk, mode, columns=False)  # the page shows lines
+        return searcher.search(question, kk, mode)
 
     def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
         """What `kzqa ask --json` prints for the question. A question asked before of this
@@ -193,7 +193,7 @@ class Service:
         """A new answer to a checked question: the generation that answered, the JSON, and
         the files it cites."""
         searcher = self.searcher
-        result = searcher.search(question, k, mode, columns=False)  # the JSON has no column
+        result = searcher.search(question, k, mode)
         paths = tuple(dict.fromkeys(hit.passage.path for hit in result.hits))
         return searcher.manifest.generation, ask_json(result, self.cfg.corpus), paths
 
