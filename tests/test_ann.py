@@ -190,12 +190,14 @@ def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
     (hit,) = Searcher(hnsw, built, fake_embedder).search("topic 7", 1).hits
     assert hit.passage.path == "d7.txt"
 
-    # A search setting alone is recorded in place: the same generation reads it when opened.
+    # A search setting alone: a new generation too (servers and replicas swap to it), whose
+    # HNSW graph is the same file, not built again.
     build_index(replace(hnsw, hnsw_ef_search=64), embedder=fake_embedder)
     tuned = open_generation(cfg.index)
-    assert tuned is not None and tuned.folder == built.folder
+    assert tuned is not None and tuned.folder != built.folder
     assert tuned.manifest.index_type["ef_search"] == 64
     assert Searcher(hnsw, tuned, fake_embedder).dense.hnsw.efSearch == 64
+    assert (tuned.folder / "dense.faiss").samefile(built.folder / "dense.faiss")  # linked
 
 
 # --- approximate indexes through the Searcher -----------------------------------------------

@@ -406,6 +406,19 @@ def test_a_build_tells_reading_and_embedding_progress(cfg: Config, fake_embedder
     assert quiet.totals == {}
 
 
+def test_a_build_tells_while_it_exports_the_question_encoder(cfg: Config, fake_embedder) -> None:
+    class Exporting(type(fake_embedder)):  # type: ignore[misc]
+        exports_onnx = True  # (its export_onnx is the base class's: it writes nothing)
+
+    (cfg.corpus / "astana.txt").write_text("Astana became the capital in 1997.\n")
+    told = Told()
+    build_index(cfg, embedder=Exporting(), progress=told)
+    assert told.totals["exporting"] == told.done["exporting"] == 1  # announced, then closed
+    silent = Told()
+    build_index(cfg, embedder=fake_embedder, progress=silent)  # a model with nothing to export
+    assert "exporting" not in silent.totals
+
+
 @pytest.mark.slow
 def test_ask_tells_progress_while_it_updates_the_index(real_project: Path) -> None:
     from kzqa import api

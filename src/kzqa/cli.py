@@ -86,17 +86,18 @@ def _config(config: Path | None, corpus: Path | None, index: Path | None) -> Con
 
 def _progress() -> Callable[[str, int], Callable[[int], None]] | None:
     """A tqdm bar on stderr for each stage of a build ("reading" in bytes, "embedding" in
-    passages) when stderr is a terminal; nothing otherwise."""
+    passages, "exporting" the question encoder, once per model) when stderr is a terminal;
+    nothing otherwise."""
     if not sys.stderr.isatty():
         return None
 
     def start(what: str, total: int) -> Callable[[int], None]:
         from tqdm import tqdm
 
-        unit = {"reading": "B"}.get(what, "passage")
+        unit = {"reading": "B", "exporting": "model"}.get(what, "passage")
         bar = tqdm(
             total=total,
-            desc=what,
+            desc={"exporting": "exporting the question encoder (once)"}.get(what, what),
             unit=unit,
             unit_scale=unit == "B",
             file=sys.stderr,

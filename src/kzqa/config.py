@@ -62,8 +62,9 @@ class Config:
     # passages (50k: ~4 ms a query on 2 busy cores), then ann_kind: "hnsw" (~0.4 ms, recall@10
     # 0.999 at 100k; keeps the vectors in RAM) or "ivfpq" (pq_m bytes a passage in RAM,
     # re-scored from vectors.npy on disk). A change to these takes effect at the next
-    # `kzqa index`: a new vector index from the stored vectors (nothing is embedded again), or,
-    # for the search settings alone (ef_search, nprobe, rerank), only the manifest.
+    # `kzqa index`: a new generation, its vector index built from the stored vectors (nothing
+    # is embedded again); with the FAISS store, the index file is kept as it is when only a
+    # search setting (ef_search, nprobe, rerank) changed.
     ann_threshold: int = 50_000
     ann_kind: str = "hnsw"
     hnsw_m: int = 32  # graph degree: recall and memory (2 x M x 4 bytes a passage)

@@ -142,16 +142,11 @@ def _build_locked(
         # not re-embedded)
         and _same_layout(cfg, previous)
     ):
-        onnx = _ensure_onnx(cfg.index, embedder, report)
-        # Only stat data, the encoder or a search setting (ann.ef_search, ...) moved: record
-        # it, so staleness checks stay cheap and searches use the setting.
+        onnx = _ensure_onnx(cfg.index, embedder, report, progress)
+        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
         old = previous.manifest
-        index_type = old.index_type
-        if cfg.store != "milvus":
-            index_type = dense.choose_params(old.passages, cfg).as_dict()
-        now = (files, onnx, report.skipped, index_type)
-        if now != (old.files, old.onnx, old.skipped, old.index_type):
-            old.files, old.onnx, old.skipped, old.index_type = now
+        if (files, onnx, report.skipped) != (old.files, old.onnx, old.skipped):
+            old.files, old.onnx, old.skipped = files, onnx, report.skipped
             write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
         return
 
@@ -161,7 +156,19 @@ def _build_locked(
         cfg.index, passages, previous, embedder, progress, trusted
     )
     name, index_type = _commit_generation(
-        cfg, embedder, settings, fingerprint, passages, vectors, sentences, files, report, previous
+        cfg,
+        embedder,
+        settings,
+        fingerprint,
+        passages,
+        vectors,
+        sentences,
+        files,
+        report,
+        previous,
+        progress,
+        # Nothing moved in the corpus, only a setting did: the passages and vectors are the same.
+        previous if previous and not (report.rebuilt or report.any_change or damaged) else None,
     )
     report.committed = True
     if index_type.get("kind") == milvus.KIND:
@@ -185,10 +192,13 @@ def _commit_generation(
     files: dict[str, dict[str, Any]],
     report: BuildReport,
     previous: store.Generation | None,
+    progress: ProgressFactory | None = None,
+    dense_from: store.Generation | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Write every part of a new generation, then make it live (see store.commit). With
     `store: milvus` the collection takes the place of the FAISS and BM25 files, and is
-    brought to the new generation before the manifest names it."""
+    brought to the new generation before the manifest names it. `dense_from`: a generation
+    of the same passages and vectors, whose FAISS index is taken when it has the same shape."""
     import numpy as np
 
     name, staging = store.new_generation(cfg.index)
@@ -213,7 +223,12 @@ def _commit_generation(
         else:
             params = dense.choose_params(len(passages), cfg)
             index_type = params.as_dict()
-            dense.write(dense.build(vectors, params), staging / store.DENSE)
+            if dense_from is not None and dense.same_build(dense_from.manifest.index_type, params):
+                # Only a search setting (ann.ef_search, ...) or BM25's changed: the graph or
+                # lists are the same, and rebuilding HNSW takes minutes at 1M passages.
+                store.link_or_copy(dense_from.folder / store.DENSE, staging / store.DENSE)
+            else:
+                dense.write(dense.build(vectors, params), staging / store.DENSE)
             (staging / store.BM25).mkdir()
             lexical.build(
                 [lexical.with_title(p.text, titles[p.path]) for p in passages],
@@ -234,7 +249,7 @@ def _commit_generation(
             skipped=report.skipped,
             artifacts={},
             checksums={},
-            onnx=_ensure_onnx(cfg.index, embedder, report),
+            onnx=_ensure_onnx(cfg.index, embedder, report, progress),
         )
         store.commit(cfg.index, staging, manifest)
     except BaseException:
@@ -249,10 +264,8 @@ def _same_layout(cfg: Config, previous: store.Generation) -> bool:
     manifest = previous.manifest
     if cfg.store == "milvus":
         return milvus.same_layout(cfg, manifest.index_type)
-    wanted = dense.choose_params(manifest.passages, cfg)
-    return dense.same_build(manifest.index_type, wanted) and lexical.params_match(
-        previous.folder / store.BM25
-    )
+    wanted = dense.choose_params(manifest.passages, cfg).as_dict()
+    return manifest.index_type == wanted and lexical.params_match(previous.folder / store.BM25)
 
 
 def _previous(
@@ -337,8 +350,14 @@ def _drop_damaged_export(index_dir: Path, fingerprint: str, full: bool, report: 
             shutil.rmtree(export)
 
 
-def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> str | None:
-    """Export the question encoder once per model, so `kzqa ask` never needs torch.
+def _ensure_onnx(
+    index_dir: Path,
+    embedder: Embedder,
+    report: BuildReport,
+    progress: ProgressFactory | None = None,
+) -> str | None:
+    """Export the question encoder once per model, so `kzqa ask` never needs torch (told to
+    `progress` as the stage "exporting": MiniLM's export and int8 graph take 13-16 s).
 
     Returns its folder relative to index_dir: None for a model with nothing to export, or
     when the export fails (then the model itself answers questions, more slowly).
@@ -348,10 +367,21 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
     if onnx_export_ok(folder):
         _ensure_quantized(folder, report)
         return rel
+    advance = progress("exporting", 1) if progress and embedder.exports_onnx else None
+    try:
+        return rel if _export(index_dir, folder, embedder, report) else None
+    finally:
+        if advance:
+            advance(1)  # the stage is over, exported or not
+
+
+def _export(index_dir: Path, folder: Path, embedder: Embedder, report: BuildReport) -> bool:
+    """Export the question encoder into `folder` (staged beside it, then renamed), with its
+    int8 graph; False when the model has nothing to export or the export fails."""
     tmp = store.make_staging(index_dir, f"onnx-{embedder.fingerprint}-{time.time_ns()}")
     try:
         if not embedder.export_onnx(tmp):
-            return None
+            return False
         (tmp / store.OWNER).unlink()
         fsync_tree(tmp)
         folder.parent.mkdir(exist_ok=True)
@@ -364,11 +394,11 @@ def _ensure_onnx(index_dir: Path, embedder: Embedder, report: BuildReport) -> st
             f"could not export the question encoder ({type(exc).__name__}: {exc}); "
             "questions are embedded by the model itself, which is slower"
         )
-        return None
+        return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _ensure_quantized(folder, report)
-    return rel
+    return True
 
 
 def _ensure_quantized(folder: Path, report: BuildReport) -> None:

@@ -46,6 +46,8 @@ class Embedder(ABC):
         """Question vectors. A model that marks questions (e5's "query: ") overrides this."""
         return self.embed(texts)
 
+    exports_onnx = False  # export_onnx writes a question encoder (a build says it is busy)
+
     def export_onnx(self, dest: Path) -> bool:
         """Write a torch-free question encoder into dest (a new, empty folder); False when
         this model has none to write."""

@@ -140,6 +140,8 @@ class SentenceTransformerEmbedder(Embedder):
                 progress(len(items))
         return unit(vectors), sentences
 
+    exports_onnx = True
+
     def export_onnx(self, dest: Path) -> bool:
         """Write model.onnx + tokenizer.json + onnx.json to dest (a new, empty folder)."""
         import shutil

@@ -61,6 +61,7 @@ __all__ = [
     "Generation",
     "Manifest",
     "commit",
+    "link_or_copy",
     "make_staging",
     "new_generation",
     "owned",
@@ -115,6 +116,15 @@ def make_staging(index_dir: Path, name: str) -> Path:
 def owned(folder: Path) -> bool:
     """Whether kzqa made this folder (it holds the OWNER marker)."""
     return (folder / OWNER).is_file()
+
+
+def link_or_copy(src: Path, dest: Path) -> None:
+    """dest as a hard link to src (kzqa never writes into a generation's files, only replaces
+    them), or a copy where the file system has no hard links."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def write_passages(folder: Path, passages: list[Passage]) -> None:
