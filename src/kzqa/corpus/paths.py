@@ -19,18 +19,23 @@ def display_source(corpus: Path, path: str) -> str:
     return path if root == "." else f"{root}/{path}"  # `path` is relative and normalized
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=16)  # (corpus, working directory) pairs: a process sees one or two
 def _relative_root(corpus: Path, cwd: str) -> str | None:
     """The corpus folder relative to cwd; None when it is not inside cwd."""
     rel = os.path.relpath(corpus, cwd)
-    return None if rel.startswith("..") else Path(rel).as_posix()
+    return None if _outside(rel) else Path(rel).as_posix()
+
+
+def _outside(rel: str) -> bool:
+    """Whether a relative path leads out of its start (a name like "..notes" does not)."""
+    return rel == os.pardir or rel.startswith(os.pardir + os.sep)
 
 
 @lru_cache(maxsize=DISPLAYED)
 def _display_source(corpus: Path, path: str, cwd: str) -> str:
     full = corpus / path
     rel = os.path.relpath(full, cwd)
-    return str(full.resolve()) if rel.startswith("..") else Path(rel).as_posix()
+    return str(full.resolve()) if _outside(rel) else Path(rel).as_posix()
 
 
 def corpus_paths(corpus: Path, source: str) -> list[str]:

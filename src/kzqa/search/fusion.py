@@ -30,7 +30,7 @@ def convex(dense: dict[int, float], bm25: dict[int, float], dense_weight: float)
     scores divided by the best one, so 1.0 is "the best either retriever found" and 0 is
     "no lexical match".
     """
-    return by_score(*_convex(dense, bm25, dense_weight))
+    return rank_by_score(*_convex(dense, bm25, dense_weight))
 
 
 def zscore(
@@ -46,13 +46,14 @@ def zscore(
     among the candidates (it may match, below the cut). Unlike min-max scaling, one outlier
     does not squash the other candidates together.
     """
-    return by_score(*_zscore(dense, bm25, dense_weight, bm25_complete))
+    return rank_by_score(*_zscore(dense, bm25, dense_weight, bm25_complete))
 
 
 def _convex(
     dense: dict[int, float], bm25: dict[int, float], dense_weight: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    rows, d, b = _legs(dense, bm25, 0.0)
+    """The candidates' rows and their convex() scores, unsorted."""
+    rows, d, b = _scores_by_leg(dense, bm25, 0.0)
     if not len(rows):
         return rows, d
     span = float(d.max() - d.min()) or 1.0
@@ -63,14 +64,15 @@ def _convex(
 def _zscore(
     dense: dict[int, float], bm25: dict[int, float], dense_weight: float, bm25_complete: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates' rows and their zscore() scores, unsorted."""
     floor = 0.0 if bm25_complete else min(bm25.values(), default=0.0)
-    rows, d, b = _legs(dense, bm25, floor)
+    rows, d, b = _scores_by_leg(dense, bm25, floor)
     if not len(rows):
         return rows, d
-    return rows, dense_weight * _standard(d) + (1 - dense_weight) * _standard(b)
+    return rows, dense_weight * _standardize(d) + (1 - dense_weight) * _standardize(b)
 
 
-def _legs(
+def _scores_by_leg(
     dense: dict[int, float], bm25: dict[int, float], floor: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each candidate's row, dense score and BM25 score (floor: where BM25 did not find it)."""
@@ -83,7 +85,7 @@ def _legs(
     return rows, d, b
 
 
-def _standard(xs: np.ndarray) -> np.ndarray:
+def _standardize(xs: np.ndarray) -> np.ndarray:
     """xs less their mean, over their deviation (1 when they do not spread)."""
     import numpy as np
 
@@ -104,7 +106,8 @@ def rrf(*rankings: Ranked, k: int = 60, weights: tuple[float, ...] | None = None
 def with_neighbours(ranked: Ranked, files: Sequence[object] | np.ndarray, weight: float) -> Ranked:
     """Add weight x the better fused score of each passage's neighbours in the same file.
 
-    `files[row]` names the file of each passage row (any values equal within one file).
+    `files[row]` names the file of each passage row (any values equal within one file);
+    `ranked` holds each row once, as every ranking does.
     An answer often spans a cut between passages, and a passage beside another good one is
     more likely the place a document treats the question. Scores are taken above the lowest
     candidate's, so a neighbour that is not a candidate adds nothing.
@@ -115,14 +118,18 @@ def with_neighbours(ranked: Ranked, files: Sequence[object] | np.ndarray, weight
         return ranked
     rows = np.fromiter((i for i, _ in ranked), dtype=np.int64, count=len(ranked))
     scores = np.fromiter((s for _, s in ranked), dtype=np.float64, count=len(ranked))
-    return by_score(rows, _neighbours(rows, scores, np.asarray(files), weight))
+    return rank_by_score(rows, _lift_by_neighbours(rows, scores, np.asarray(files), weight))
 
 
-def _neighbours(
+def _lift_by_neighbours(
     rows: np.ndarray, scores: np.ndarray, files: np.ndarray, weight: float
 ) -> np.ndarray:
+    """scores lifted as with_neighbours() says, for candidate rows that are each there once."""
     import numpy as np
 
+    # Each candidate's neighbour (row - 1, then row + 1) is looked up among the candidates
+    # sorted by row: searchsorted gives where it would be, and it is there when that slot
+    # holds it. Rows past either end are clipped, then fail the equality test.
     order = np.argsort(rows)
     by_row, by_row_scores = rows[order], scores[order]
     floor = by_row_scores.min()
@@ -136,7 +143,7 @@ def _neighbours(
     return scores + weight * (best - floor)
 
 
-def by_score(rows: np.ndarray, scores: np.ndarray) -> Ranked:
+def rank_by_score(rows: np.ndarray, scores: np.ndarray) -> Ranked:
     """(row, score) best first, ties by row: what records.best_first gives, sorted by numpy."""
     import numpy as np
 
@@ -167,5 +174,5 @@ def fuse(
     else:
         rows, scores = _convex(dense, bm25, cfg.dense_weight)
     if files is not None and len(rows) and cfg.neighbour_weight:
-        scores = _neighbours(rows, scores, np.asarray(files), cfg.neighbour_weight)
-    return by_score(rows, scores)
+        scores = _lift_by_neighbours(rows, scores, np.asarray(files), cfg.neighbour_weight)
+    return rank_by_score(rows, scores)

@@ -53,6 +53,7 @@ NEAR_SPELLING_MIN = 5  # characters of a stem
 NEAR_SPELLING_EDITS = (1, 2)  # edits allowed below / from 8 characters
 COMPOUND_PART = 4  # letters of each word a run-together term is split into, at least
 STEMMED_TEXTS = 16_384  # passages and sentences whose stems are kept (a few MB)
+SCRIPTS = 4096  # first letters whose writing system is kept (unicodedata.name is slow)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +84,7 @@ def script(word: str) -> str:
     return _script(word[:1])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=SCRIPTS)
 def _script(first: str) -> str:
     if first.isdigit():
         return "DIGIT"
