@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..corpus import read_file
 from ..files import sha256_file, stamp
@@ -14,6 +14,8 @@ from ..kept import Kept
 from ..records import EXTRACTED, Answer, Passage
 
 FILE_TEXTS = 256  # cited files whose text (or digest) a searcher keeps (FileTexts)
+Stamp = tuple[int, int]  # a file's (size, mtime_ns): files.stamp
+T = TypeVar("T")
 
 
 class FileTexts:
@@ -24,40 +26,42 @@ class FileTexts:
     out."""
 
     def __init__(self, entries: int = FILE_TEXTS) -> None:
-        self._texts: Kept[str, tuple[tuple[int, int], str | None]] = Kept(entries)
-        self._digests: Kept[str, tuple[tuple[int, int], str]] = Kept(entries)
+        self._texts: Kept[str, tuple[Stamp, str | None]] = Kept(entries)
+        self._digests: Kept[str, tuple[Stamp, str]] = Kept(entries)
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
-        now = stamp(os.path.join(corpus, path))  # no pathlib: this runs for every hit
-        if now is None:
-            return None
-        kept = self._texts.get(path)
-        if kept is not None and kept[0] == now:
-            return kept[1]
-        try:
+
+        def read() -> str | None:
             doc = read_file(corpus, path)
-        except OSError:
-            return None
-        text = doc.text if doc else None
-        self._texts.put(path, (now, text))
-        return text
+            return doc.text if doc else None
+
+        return _kept_while_unchanged(self._texts, corpus, path, read)
 
     def digest(self, corpus: Path, path: str) -> str | None:
         """The SHA-256 of the file's bytes now; None when it is gone."""
-        full = os.path.join(corpus, path)
-        now = stamp(full)
-        if now is None:
-            return None
-        kept = self._digests.get(path)
-        if kept is not None and kept[0] == now:
-            return kept[1]
-        try:
-            digest = sha256_file(Path(full))
-        except OSError:
-            return None
-        self._digests.put(path, (now, digest))
-        return digest
+        return _kept_while_unchanged(
+            self._digests, corpus, path, lambda: sha256_file(Path(corpus, path))
+        )
+
+
+def _kept_while_unchanged(
+    kept: Kept[str, tuple[Stamp, T]], corpus: Path, path: str, compute: Callable[[], T]
+) -> T | None:
+    """compute()'s value for the file at corpus/path, from `kept` while the file's size and
+    mtime are those it was computed at; None when the file is gone or cannot be read."""
+    now = stamp(os.path.join(corpus, path))  # no pathlib: this runs for every hit
+    if now is None:
+        return None
+    found = kept.get(path)
+    if found is not None and found[0] == now:
+        return found[1]
+    try:
+        value = compute()
+    except OSError:
+        return None
+    kept.put(path, (now, value))
+    return value
 
 
 class SpanChecker:
