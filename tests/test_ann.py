@@ -169,6 +169,7 @@ def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
     tmp_path: Path, fake_embedder
 ) -> None:
     from kzqa.build import build_index
+    from kzqa.render import index_text
     from kzqa.search import Searcher
     from kzqa.store import open_generation
 
@@ -184,6 +185,8 @@ def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
     hnsw = replace(cfg, ann_threshold=5)
     report = build_index(hnsw, embedder=fake_embedder)
     assert (report.passages_embedded, report.passages_reused) == (0, 12)
+    assert report.settings_changed == "the vector index settings (ann.*) changed"
+    assert "ann.*) changed: index files written again" in index_text(report)
     built = open_generation(cfg.index)
     assert built is not None and built.folder != flat.folder
     assert built.manifest.index_type["kind"] == "hnsw"
@@ -192,6 +195,7 @@ def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
 
     # A search setting alone: a new generation too (servers and replicas swap to it), whose
     # HNSW graph is the same file, not built again.
+    assert build_index(hnsw, embedder=fake_embedder).settings_changed is None  # as built
     build_index(replace(hnsw, hnsw_ef_search=64), embedder=fake_embedder)
     tuned = open_generation(cfg.index)
     assert tuned is not None and tuned.folder != built.folder

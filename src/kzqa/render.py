@@ -266,6 +266,8 @@ def index_text(report: BuildReport, names: int = 3) -> str:
     parts = [f"{len(files)} {kind}" + _named(files, names) for kind, files in kinds if files]
     parts.append(f"{len(report.unchanged)} unchanged")
     why = f"; full rebuild: {report.rebuilt}" if report.rebuilt else ""
+    if report.settings_changed:
+        why = f"; {report.settings_changed}: index files written again from the stored vectors"
     return (
         f"indexed {report.documents} documents, {report.passages_total} passages: "
         f"{', '.join(parts)}; "

@@ -52,6 +52,8 @@ class BuildReport(Diff):
     passages_total: int = 0
     documents: int = 0
     rebuilt: str | None = None  # why everything was rebuilt, if it was
+    # Why a new generation was written though no file changed (a setting did), if it was.
+    settings_changed: str | None = None
     committed: bool = False  # a new generation was written
     seconds: float = 0.0
 
@@ -68,6 +70,7 @@ class BuildReport(Diff):
             "passages_total": self.passages_total,
             "documents": self.documents,
             "rebuilt": self.rebuilt,
+            "settings_changed": self.settings_changed,
             "seconds": round(self.seconds, 3),
             "warnings": self.warnings,
         }
@@ -134,13 +137,15 @@ def _build_locked(
         raise CorpusError(
             f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
         )
+    if previous is not None and report.rebuilt is None and not report.any_change:
+        # The BM25 or vector index settings (or the store) changed: write a new generation
+        # (vectors are reused, not re-embedded).
+        report.settings_changed = _changed_settings(cfg, previous)
     if (
         previous is not None
         and report.rebuilt is None
         and not report.any_change
-        # BM25 settings (or the store) changed: write a new generation (vectors are reused,
-        # not re-embedded)
-        and _same_layout(cfg, previous)
+        and report.settings_changed is None
     ):
         onnx = _ensure_onnx(cfg.index, embedder, report, progress)
         # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
@@ -258,14 +263,20 @@ def _commit_generation(
     return name, index_type
 
 
-def _same_layout(cfg: Config, previous: store.Generation) -> bool:
-    """Whether the live generation was written to the store, and with the BM25 settings and
-    the vector index type (`ann.*`), this build would use."""
+def _changed_settings(cfg: Config, previous: store.Generation) -> str | None:
+    """What differs between the store, BM25 settings and vector index type (`ann.*`) the
+    live generation was written with and those this build would use; None when nothing."""
     manifest = previous.manifest
     if cfg.store == "milvus":
-        return milvus.same_layout(cfg, manifest.index_type)
-    wanted = dense.choose_params(manifest.passages, cfg).as_dict()
-    return manifest.index_type == wanted and lexical.params_match(previous.folder / store.BM25)
+        same = milvus.same_layout(cfg, manifest.index_type)
+        return None if same else "the Milvus settings (or the store) changed"
+    if manifest.index_type.get("kind") == milvus.KIND:
+        return "the store changed (store: faiss)"
+    if manifest.index_type != dense.choose_params(manifest.passages, cfg).as_dict():
+        return "the vector index settings (ann.*) changed"
+    if not lexical.params_match(previous.folder / store.BM25):
+        return "this kzqa's BM25 settings differ"
+    return None
 
 
 def _previous(

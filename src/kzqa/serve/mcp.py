@@ -99,9 +99,11 @@ Bring the index in line with the corpus folder: only files whose size or modific
 changed are read again, only new passages are embedded (full: true rebuilds everything,
 slowly). Returns the JSON of `kzqa index --json`: {"added", "changed", "removed", "unchanged",
 "renamed": [{"from", "to"}], "skipped", "passages_embedded", "passages_reused",
-"passages_total", "documents", "rebuilt", "seconds", "warnings"}; the lists hold paths
-relative to the corpus folder, "skipped" the files that could not be indexed (binary, empty),
-"rebuilt" why everything was rebuilt (null when it was not). If another build is running the
+"passages_total", "documents", "rebuilt", "settings_changed", "seconds", "warnings"}; the lists
+hold paths relative to the corpus folder, "skipped" the files that could not be indexed
+(binary, empty), "rebuilt" why everything was rebuilt (null when it was not),
+"settings_changed" why index files were written again though no file changed (a setting did;
+null otherwise). If another build is running the
 call fails saying so, unless `wait` gives seconds to wait for it."""
 
 READ = """\
