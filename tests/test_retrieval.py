@@ -232,3 +232,35 @@ def test_an_extracted_file_is_checked_by_its_bytes_a_text_file_by_reading_it(
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert cited("notes.txt")[:2] == (False, 0)
     assert cited("balkhash.html")[::2] == (False, 1)  # extracted again, and compared
+
+
+def test_a_searcher_that_kept_a_files_text_still_sees_it_edited(
+    tmp_path: Path, fake_embedder
+) -> None:
+    """A server keeps cited texts and digests across questions (search.cite.FileTexts): an
+    edit that puts the file's size and time back must still be seen (its change time and
+    inode are part of what is kept)."""
+    import os
+
+    from kzqa.store import open_generation
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    notes = corpus / "notes.txt"
+    notes.write_text("Lake Balkhash is fed mostly by the Ili River.\n")
+    cfg = load_config(None, corpus, tmp_path / "index")
+    build_index(cfg, embedder=fake_embedder)
+    generation = open_generation(cfg.index)
+    assert generation is not None
+    searcher = Searcher(cfg, generation, fake_embedder)  # one, as a server holds it
+
+    def verified() -> bool:
+        (hit,) = searcher.search("Balkhash Ili River", 1).hits
+        return hit.source.verified
+
+    assert verified()
+    stat = notes.stat()
+    notes.write_text("Lake Balkhash is fed mainly by the Ili River.\n")
+    os.utime(notes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert notes.stat().st_size == stat.st_size
+    assert not verified()

@@ -15,14 +15,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stamp(path: str | Path) -> tuple[int, int] | None:
-    """A file's (size, mtime_ns): when neither moved, kzqa takes it as unchanged (as a build
-    does); None when it cannot be stat'ed."""
+def signature(path: str | Path) -> tuple[int, int, int, int] | None:
+    """A file's (size, mtime_ns, inode, ctime_ns), for what a process keeps about a file while
+    it runs: unlike the stamp, it moves when the file is edited with its time put back (ctime
+    cannot be set) or swapped for another by a rename (inode). None when it cannot be stat'ed."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def fsync_file(path: Path) -> None:

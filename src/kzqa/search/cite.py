@@ -9,25 +9,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..corpus import read_file
-from ..files import sha256_file, stamp
+from ..files import sha256_file, signature
 from ..kept import Kept
 from ..records import EXTRACTED, Answer, Passage
 
 FILE_TEXTS = 256  # cited files whose text (or digest) a searcher keeps (FileTexts)
-Stamp = tuple[int, int]  # a file's (size, mtime_ns): files.stamp
+Signature = tuple[int, int, int, int]  # files.signature: size, mtime, inode, ctime
 T = TypeVar("T")
 
 
 class FileTexts:
     """The texts of cited files, read as the index read them, and the SHA-256 of their bytes,
-    each kept while the file's size and modification time stay the same (the test a build
-    makes too): a server cites the same files question after question, and reading one (a
-    PDF is extracted again) costs more than the rest of the check. Least recently used first
+    each kept while the file's signature (size, modification and change times, inode) stays
+    the same: a server cites the same files question after question, and reading one (a PDF
+    is extracted again) costs more than the rest of the check. Least recently used first
     out."""
 
     def __init__(self, entries: int = FILE_TEXTS) -> None:
-        self._texts: Kept[str, tuple[Stamp, str | None]] = Kept(entries)
-        self._digests: Kept[str, tuple[Stamp, str]] = Kept(entries)
+        self._texts: Kept[str, tuple[Signature, str | None]] = Kept(entries)
+        self._digests: Kept[str, tuple[Signature, str]] = Kept(entries)
 
     def text(self, corpus: Path, path: str) -> str | None:
         """The file's text now; None when it is gone or holds no usable text."""
@@ -46,11 +46,12 @@ class FileTexts:
 
 
 def _kept_while_unchanged(
-    kept: Kept[str, tuple[Stamp, T]], corpus: Path, path: str, compute: Callable[[], T]
+    kept: Kept[str, tuple[Signature, T]], corpus: Path, path: str, compute: Callable[[], T]
 ) -> T | None:
-    """compute()'s value for the file at corpus/path, from `kept` while the file's size and
-    mtime are those it was computed at; None when the file is gone or cannot be read."""
-    now = stamp(os.path.join(corpus, path))  # no pathlib: this runs for every hit
+    """compute()'s value for the file at corpus/path, from `kept` while the file's signature
+    (size, times, inode) is the one it was computed at; None when the file is gone or cannot
+    be read."""
+    now = signature(os.path.join(corpus, path))  # no pathlib: this runs for every hit
     if now is None:
         return None
     found = kept.get(path)
@@ -98,19 +99,20 @@ class SpanChecker:
 
     def locate(self, p: Passage, answer: Answer) -> Answer:
         """The answer with its lines and first column (verify() first). The column comes from
-        the passage when a line starts in it before the answer, else from the file's text when
-        verify() read it and it still holds the passage: always for a plain-text file, never
-        for an extracted one whose bytes are unchanged (its column would count characters of
-        the extracted text, not worth extracting it again). Otherwise it is not known (0)."""
+        the passage when a line starts in it before the answer, else, for a plain-text file
+        that still holds the passage, from the text verify() read. An extracted file's column
+        would count characters of its extracted text, which is not worth extracting it again
+        for: it is not known (0), as for a file that no longer holds the passage."""
         offset = answer.start_char - p.start_char
         line = p.start_line + p.text.count("\n", 0, offset)
         end_line = p.start_line + p.text.count(
             "\n", 0, max(offset, answer.end_char - 1 - p.start_char)
         )
         text = self.texts.get(p.path)
+        extracted = self.recorded.get(p.path, {}).get("kind", "text") in EXTRACTED
         col = 0
         if "\n" in p.text[:offset]:
             col = offset - p.text.rfind("\n", 0, offset)
-        elif text is not None and text[p.start_char : p.end_char] == p.text:
+        elif not extracted and text is not None and text[p.start_char : p.end_char] == p.text:
             col = answer.start_char - (text.rfind("\n", 0, answer.start_char) + 1) + 1
         return replace(answer, start_line=line, start_col=col, end_line=end_line)

@@ -16,7 +16,7 @@ from .. import store
 from ..config import Config
 from ..corpus import inside, read_file
 from ..errors import KzqaError, StoreError, UsageError
-from ..files import stamp
+from ..files import signature
 from ..kept import Kept
 from ..records import AskResult, Document
 from ..render import ask_json
@@ -43,8 +43,9 @@ ONNX_THREADS = 1
 BLAS_THREADS = 1
 
 ANSWERS = 1024  # answers kept for questions asked again (Service.ask), each a few KB
-Stamps = tuple[tuple[int, int] | None, ...]  # (size, mtime) of each cited file; None: gone
-KeptAnswer = tuple[dict[str, Any], tuple[str, ...], Stamps]  # JSON, cited paths, their stamps
+# files.signature (size, times, inode) of each cited file; None: gone
+Signatures = tuple[tuple[int, int, int, int] | None, ...]
+KeptAnswer = tuple[dict[str, Any], tuple[str, ...], Signatures]  # JSON, cited paths, signatures
 Fresh = tuple[str, dict[str, Any], tuple[str, ...]]  # generation, JSON, cited paths
 Log = Callable[[str], None]
 
@@ -176,17 +177,17 @@ class Service:
     def ask(self, question: Any, k: Any, mode: Any) -> dict[str, Any]:
         """What `kzqa ask --json` prints for the question. A question asked before of this
         generation is answered from the answers kept (ANSWERS), while every file it cites
-        keeps the size and modification time it had: the same JSON, without the search."""
+        keeps the signature it had (files.signature): the same JSON, without the search."""
         question, kk, mode = self._checked(question, k, mode)
         asked = (" ".join(question.split()), kk, mode)
         kept = self.answers.get((self.generation, *asked))
-        if kept is not None and kept[2] == self._stamps(kept[1]):
+        if kept is not None and kept[2] == self._signatures(kept[1]):
             return kept[0]
         fresh = self.answerers.answer if self.answerers is not None else self.answer
         generation, answer, paths = fresh(question, kk, mode)
         # Kept under the generation that answered: an answering process may not have
         # swapped yet when this one has, or the other way round.
-        self.answers.put((generation, *asked), (answer, paths, self._stamps(paths)))
+        self.answers.put((generation, *asked), (answer, paths, self._signatures(paths)))
         return answer
 
     def answer(self, question: str, k: int, mode: str | None) -> Fresh:
@@ -210,9 +211,10 @@ class Service:
             raise UsageError("mode must be a string")
         return question, kk, mode or None
 
-    def _stamps(self, paths: tuple[str, ...]) -> Stamps:
-        """(size, mtime) of each cited file (None: it is gone)."""
-        return tuple(stamp(self.cfg.corpus / path) for path in paths)
+    def _signatures(self, paths: tuple[str, ...]) -> Signatures:
+        """files.signature of each cited file (None: it is gone): an edit moves it even when
+        the file's size and modification time are put back."""
+        return tuple(signature(self.cfg.corpus / path) for path in paths)
 
     def document(self, path: str) -> tuple[Document, dict[str, Any]]:
         """An indexed file, read as the index read it (the text its offsets refer to), and
