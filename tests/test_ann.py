@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,6 +203,18 @@ def test_changing_the_ann_settings_rebuilds_only_the_vector_index(
     assert tuned.manifest.index_type["ef_search"] == 64
     assert Searcher(hnsw, tuned, fake_embedder).dense.hnsw.efSearch == 64
     assert (tuned.folder / "dense.faiss").samefile(built.folder / "dense.faiss")  # linked
+
+    # Damaged in place, its time put back (a build re-hashes only what moved): not carried on.
+    graph = tuned.folder / "dense.faiss"
+    stat, raw = graph.stat(), bytearray(graph.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    graph.unlink()  # its own file now (the old generation keeps the sound one)
+    graph.write_bytes(bytes(raw))
+    os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    build_index(replace(hnsw, hnsw_ef_search=32), embedder=fake_embedder)
+    mended = open_generation(cfg.index)
+    assert mended is not None and not (mended.folder / "dense.faiss").samefile(graph)
+    assert mended.damaged_files() == []  # its FAISS file was built again, not linked
 
 
 # --- approximate indexes through the Searcher -----------------------------------------------

@@ -64,7 +64,7 @@ class Config:
     # re-scored from vectors.npy on disk). A change to these takes effect at the next
     # `kzqa index`: a new generation, its vector index built from the stored vectors (nothing
     # is embedded again); with the FAISS store, the index file is kept as it is when only a
-    # search setting (ef_search, nprobe, rerank) changed.
+    # search setting (hnsw_ef_search, ivf_nprobe, ivf_rerank) changed.
     ann_threshold: int = 50_000
     ann_kind: str = "hnsw"
     hnsw_m: int = 32  # graph degree: recall and memory (2 x M x 4 bytes a passage)

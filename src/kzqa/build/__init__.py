@@ -28,7 +28,7 @@ from ..embed import (
     quantize_export,
 )
 from ..errors import CorpusError, StoreError
-from ..files import fsync_dir, fsync_tree, write_text_atomic
+from ..files import fsync_dir, fsync_tree, sha256_file, write_text_atomic
 from ..records import Passage
 from ..search import dense, lexical
 from ..store.journal import journal_path
@@ -228,9 +228,13 @@ def _commit_generation(
         else:
             params = dense.choose_params(len(passages), cfg)
             index_type = params.as_dict()
-            if dense_from is not None and dense.same_build(dense_from.manifest.index_type, params):
-                # Only a search setting (ann.ef_search, ...) or BM25's changed: the graph or
-                # lists are the same, and rebuilding HNSW takes minutes at 1M passages.
+            if (
+                dense_from is not None
+                and dense.same_build(dense_from.manifest.index_type, params)
+                and _intact(dense_from, store.DENSE)
+            ):
+                # Only a search setting (ann.hnsw_ef_search, ...) or BM25's changed: the graph
+                # or lists are the same, and rebuilding HNSW takes minutes at 1M passages.
                 store.link_or_copy(dense_from.folder / store.DENSE, staging / store.DENSE)
             else:
                 dense.write(dense.build(vectors, params), staging / store.DENSE)
@@ -261,6 +265,14 @@ def _commit_generation(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return name, index_type
+
+
+def _intact(generation: store.Generation, name: str) -> bool:
+    """Whether a file of the generation still has the SHA-256 its manifest recorded. Builds
+    hash again only the files whose time moved: one damaged in place must not be carried
+    into a new generation under a fresh checksum."""
+    recorded = generation.manifest.checksums.get(name)
+    return recorded is not None and sha256_file(generation.folder / name) == recorded
 
 
 def _changed_settings(cfg: Config, previous: store.Generation) -> str | None:

@@ -72,9 +72,9 @@ class IndexParams:
 
 def same_build(recorded: dict[str, Any], wanted: IndexParams) -> bool:
     """Whether an index recorded as `recorded` (a manifest's index_type) is the one `wanted`
-    builds: the same kind and shape. Search settings (ef_search, nprobe, rerank) are read
-    from the manifest when the index is opened, so a generation that changes only them can
-    take the index file as it is."""
+    builds: the same kind and shape. Search settings (ann.hnsw_ef_search, ivf_nprobe,
+    ivf_rerank) are read from the manifest when the index is opened, so a generation that
+    changes only them can take the index file as it is."""
     shape = {k: v for k, v in wanted.as_dict().items() if k not in SEARCH_SETTINGS}
     return {k: v for k, v in recorded.items() if k not in SEARCH_SETTINGS} == shape
 
