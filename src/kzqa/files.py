@@ -17,8 +17,9 @@ def sha256_file(path: Path) -> str:
 
 def signature(path: str | Path) -> tuple[int, int, int, int] | None:
     """A file's (size, mtime_ns, inode, ctime_ns), for what a process keeps about a file while
-    it runs: unlike the stamp, it moves when the file is edited with its time put back (ctime
-    cannot be set) or swapped for another by a rename (inode). None when it cannot be stat'ed."""
+    it runs: unlike size and mtime alone, it moves when the file is edited with its time put
+    back (ctime cannot be set) or swapped for another by a rename (inode). None when it
+    cannot be stat'ed."""
     try:
         st = os.stat(path)
     except OSError:
