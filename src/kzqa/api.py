@@ -15,7 +15,7 @@ from . import store
 from .config import Config
 from .corpus import changes_since, corpus_paths, display_source, inside, page_fields, read_file
 from .errors import BusyError, CorpusError, StoreError, UsageError
-from .records import BLOCKS, AskResult, offsets_of, paragraph_of
+from .records import AskResult, offsets_of, paragraph_range
 from .search import Searcher, check_mode, check_question
 
 if TYPE_CHECKING:
@@ -202,10 +202,9 @@ def read_span(
     end_char = len(text) if end_char is None else end_char
     start_line = text.count("\n", 0, start_char) + 1
     end_line = text.count("\n", 0, max(start_char, end_char - 1)) + 1
-    paragraphs: dict[str, int] = {}
-    if doc.kind in BLOCKS:  # Word, OpenDocument: cited by paragraph, as `ask` does
-        first, last = paragraph_of(start_line), paragraph_of(end_line)
-        paragraphs = {"paragraph": first, "end_paragraph": last}
+    paragraphs: dict[str, int] = {}  # Word, OpenDocument: cited by paragraph, as `ask` does
+    if (found := paragraph_range(doc.kind, start_line, end_line)) is not None:
+        paragraphs = {"paragraph": found[0], "end_paragraph": found[1]}
     return {
         "source": display_source(cfg.corpus, path),
         "start_char": start_char,

@@ -24,6 +24,19 @@ def paragraph_of(line: int) -> int:
     return (line + 1) // 2
 
 
+def paragraph_range(kind: str, start_line: int, end_line: int) -> tuple[int, int] | None:
+    """The first and last paragraph (1-based) of a span of a Word or OpenDocument file's
+    extracted text, given its lines; None for other kinds."""
+    if kind not in BLOCKS:
+        return None
+    return paragraph_of(start_line), paragraph_of(end_line)
+
+
+def paragraphs_text(first: int, last: int, dash: str = "–") -> str:
+    """ "paragraph 3" or "paragraphs 3–4"."""
+    return f"paragraph {first}" if first == last else f"paragraphs {first}{dash}{last}"
+
+
 @dataclass(frozen=True)
 class Document:
     """One corpus file, read into the text that offsets refer to."""
@@ -126,16 +139,13 @@ class Hit:
     def paragraphs(self) -> tuple[int, int] | None:
         """The first and last paragraph (1-based) of a Word or OpenDocument passage; None for
         other kinds."""
-        if self.source.kind not in BLOCKS:
-            return None
-        return paragraph_of(self.passage.start_line), paragraph_of(self.passage.end_line)
+        p = self.passage
+        return paragraph_range(self.source.kind, p.start_line, p.end_line)
 
     def paragraphs_text(self, dash: str = "–") -> str:
         """ "paragraph 3" or "paragraphs 3–4"; "" for other kinds."""
-        if (paragraphs := self.paragraphs()) is None:
-            return ""
-        first, last = paragraphs
-        return f"paragraph {first}" if first == last else f"paragraphs {first}{dash}{last}"
+        paragraphs = self.paragraphs()
+        return "" if paragraphs is None else paragraphs_text(*paragraphs, dash=dash)
 
     def as_dict(self, rank: int) -> dict[str, Any]:
         """One result of `kzqa ask --json`."""

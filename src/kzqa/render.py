@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import display_source
-from .records import DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit
+from .records import DOCUMENT_FIELDS, EXTRACTED, AskResult, Hit, paragraphs_text
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -198,8 +198,7 @@ def read_text(span: dict[str, Any], color: bool = False) -> str:
         page, end = span["page"], span["end_page"]
         head += f"  p. {page}" if page == end else f"  pp. {page}–{end}"
     if span.get("paragraph"):  # Word, OpenDocument: the paragraphs, as `kzqa ask` shows them
-        first, last = span["paragraph"], span["end_paragraph"]
-        head += f"  paragraph {first}" if first == last else f"  paragraphs {first}-{last}"
+        head += "  " + paragraphs_text(span["paragraph"], span["end_paragraph"], dash="-")
     if not span["verified"]:
         head += "  [CHANGED: the file is no longer what the index read; run `kzqa index`]"
     body = span["text"]
