@@ -15,7 +15,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def signature(path: str | Path) -> tuple[int, int, int, int] | None:
+Signature = tuple[int, int, int, int]  # a file's size, mtime_ns, inode, ctime_ns (signature())
+
+
+def signature(path: str | Path) -> Signature | None:
     """A file's (size, mtime_ns, inode, ctime_ns), for what a process keeps about a file while
     it runs: unlike size and mtime alone, it moves when the file is edited with its time put
     back (ctime cannot be set) or swapped for another by a rename (inode). None when it

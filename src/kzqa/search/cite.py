@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..corpus import read_file
-from ..files import sha256_file, signature
+from ..files import Signature, sha256_file, signature
 from ..kept import Kept
 from ..records import EXTRACTED, Answer, Passage
 
 FILE_TEXTS = 256  # cited files whose text (or digest) a searcher keeps (FileTexts)
-Signature = tuple[int, int, int, int]  # files.signature: size, mtime, inode, ctime
 T = TypeVar("T")
 
 

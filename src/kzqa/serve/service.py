@@ -16,7 +16,7 @@ from .. import store
 from ..config import Config
 from ..corpus import inside, read_file
 from ..errors import KzqaError, StoreError, UsageError
-from ..files import signature
+from ..files import Signature, signature
 from ..kept import Kept
 from ..records import AskResult, Document
 from ..render import ask_json
@@ -43,8 +43,7 @@ ONNX_THREADS = 1
 BLAS_THREADS = 1
 
 ANSWERS = 1024  # answers kept for questions asked again (Service.ask), each a few KB
-# files.signature (size, times, inode) of each cited file; None: gone
-Signatures = tuple[tuple[int, int, int, int] | None, ...]
+Signatures = tuple[Signature | None, ...]  # files.signature of each cited file; None: gone
 KeptAnswer = tuple[dict[str, Any], tuple[str, ...], Signatures]  # JSON, cited paths, signatures
 Fresh = tuple[str, dict[str, Any], tuple[str, ...]]  # generation, JSON, cited paths
 Log = Callable[[str], None]
@@ -75,7 +74,7 @@ class Service:
         self.searcher = self._open(None)
         self.reloads = 0
         self.started = time.time()
-        self._seen = self._manifest_stamp()
+        self._seen = self._manifest_signature()
         self._failed_at = 0.0  # when a new generation last failed to open (0: it did not)
         self.status_every = STATUS_SECONDS
         self.retry_every = RETRY_SECONDS
@@ -107,12 +106,8 @@ class Service:
         searcher.preload()
         return searcher
 
-    def _manifest_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = (self.cfg.index / store.MANIFEST).stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+    def _manifest_signature(self) -> Signature | None:
+        return signature(self.cfg.index / store.MANIFEST)
 
     def check_reload(self) -> bool:
         """Swap in the generation manifest.json names, if it is new; True when swapped.
@@ -121,25 +116,25 @@ class Service:
         tried again every RETRY_SECONDS until it opens or another one is committed; the old
         one answers meanwhile.
         """
-        stamp = self._manifest_stamp()
-        if stamp == self._seen and not self._failed_at:
+        seen = self._manifest_signature()
+        if seen == self._seen and not self._failed_at:
             return False
-        if stamp == self._seen and time.monotonic() - self._failed_at < self.retry_every:
+        if seen == self._seen and time.monotonic() - self._failed_at < self.retry_every:
             return False
         try:
             manifest = store.read_manifest(self.cfg.index)
             if manifest is None or manifest.generation == self.generation:
-                self._seen, self._failed_at = stamp, 0.0
+                self._seen, self._failed_at = seen, 0.0
                 self._status_at = 0.0  # stat data moved (a no-op `kzqa index`): re-scan
                 return False
             fresh = self._open(self.searcher)
         except KzqaError as exc:
             if not self._failed_at:
                 self.log(f"kzqa serve: cannot open the new index, still serving the old: {exc}")
-            self._seen, self._failed_at = stamp, time.monotonic()
+            self._seen, self._failed_at = seen, time.monotonic()
             return False
         old, self.searcher = self.generation, fresh  # one assignment: atomic for readers
-        self._seen, self._failed_at = stamp, 0.0
+        self._seen, self._failed_at = seen, 0.0
         self._status_at = 0.0
         self.reloads += 1
         self.log(f"kzqa serve: reloaded the index ({old} -> {self.generation})")
