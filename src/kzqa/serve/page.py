@@ -143,10 +143,11 @@ def _span_notice(asked: list[str | None], length: int) -> str:
     start, end = asked
     if start is None and end is None:
         return ""
-    if start and end and start.isdigit() and end.isdigit() and int(start) < int(end) <= length:
+    first, last = (int(start), int(end)) if start and end and (start + end).isdigit() else (0, 0)
+    if first < last <= length:
         return ""
     shown = "the whole text is shown"
-    if start and end and start.isdigit() and end.isdigit() and int(start) < min(int(end), length):
+    if first < min(last, length):
         shown = "the part inside it is highlighted"
     return (
         f"Characters {start or '?'}–{end or '?'} are not a span of this document, which has "
