@@ -137,23 +137,20 @@ def _build_locked(
         raise CorpusError(
             f"no readable documents in {cfg.corpus}", hint="; ".join(report.warnings[:3]) or None
         )
-    if previous is not None and report.rebuilt is None and not report.any_change:
-        # The BM25 or vector index settings (or the store) changed: write a new generation
-        # (vectors are reused, not re-embedded).
-        report.settings_changed = _changed_settings(cfg, previous)
-    if (
-        previous is not None
-        and report.rebuilt is None
-        and not report.any_change
-        and report.settings_changed is None
-    ):
-        onnx = _ensure_onnx(cfg.index, embedder, report, progress)
-        # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
-        old = previous.manifest
-        if (files, onnx, report.skipped) != (old.files, old.onnx, old.skipped):
-            old.files, old.onnx, old.skipped = files, onnx, report.skipped
-            write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
-        return
+    # No file moved: the passages and vectors are those of `same` (the live generation), and
+    # only a setting (BM25, the vector index, the store) can call for a new generation, whose
+    # vectors are then reused, not embedded again.
+    same = previous if report.rebuilt is None and not report.any_change else None
+    if same is not None:
+        report.settings_changed = _changed_settings(cfg, same)
+        if report.settings_changed is None:
+            onnx = _ensure_onnx(cfg.index, embedder, report, progress)
+            # Only stat data (or the encoder) moved: record it so staleness checks stay cheap.
+            old = same.manifest
+            if (files, onnx, report.skipped) != (old.files, old.onnx, old.skipped):
+                old.files, old.onnx, old.skipped = files, onnx, report.skipped
+                write_text_atomic(cfg.index / store.MANIFEST, old.to_json())
+            return
 
     # Damaged, or --full: every vector that still reads back sound is reused, row by row.
     trusted = salvage(cfg.index, embedder) if damaged else None
@@ -172,8 +169,7 @@ def _build_locked(
         report,
         previous,
         progress,
-        # Nothing moved in the corpus, only a setting did: the passages and vectors are the same.
-        previous if previous and not (report.rebuilt or report.any_change or damaged) else None,
+        same if not damaged else None,  # its FAISS file may be taken as it is
     )
     report.committed = True
     if index_type.get("kind") == milvus.KIND:
